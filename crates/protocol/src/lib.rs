@@ -1,0 +1,3 @@
+//! Sluice's Kafka wire protocol codec.
+
+pub mod records;
