@@ -1,3 +1,19 @@
 //! Sluice's Kafka wire protocol codec.
+//!
+//! - [`generated`]: one module per message of Kafka's schemas (requests, responses, headers and
+//!   data messages), each a Rust type covering every version, with `decode`, `encode` and
+//!   `encoded_size`. Written by `cargo xtask codegen`; never edited by hand.
+//! - [`codec`]: the wire primitives the generated code calls, and the invariants that keep
+//!   decoding safe against hostile input.
+//! - [`registry`]: the API table (key, versions, flexibility, exposure) and header versions.
+//! - [`frame`]: whole request and response frames: header plus body.
+//! - [`records`]: record batches (magic v2), records and compression.
 
+pub mod codec;
+pub mod frame;
+pub mod generated;
 pub mod records;
+pub mod registry;
+
+pub use codec::{DecodeError, EncodeError, Message, Request, Uuid};
+pub use registry::{api, ApiInfo, Exposure};
