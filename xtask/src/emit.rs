@@ -168,7 +168,7 @@ fn field_decode(m: &Model, f: &Field, within: Versions) -> String {
             match nullable {
                 Cond::Never => wrap_some(read),
                 cond => format!(
-                    "if !({}) || c::get_presence(buf, {name:?})? {{ Some({read}) }} else {{ None }}",
+                    "if !({}) || c::get_presence(buf)? {{ Some({read}) }} else {{ None }}",
                     cond.expr()
                 ),
             }

@@ -47,9 +47,6 @@ pub enum DecodeError {
     /// No message is known for this API key.
     #[error("unknown API key {api_key}")]
     UnknownApiKey { api_key: i16 },
-    /// A nullable struct carried a presence byte other than -1 or 1.
-    #[error("invalid presence marker {marker} for {field}")]
-    InvalidPresenceMarker { field: &'static str, marker: i8 },
     /// Bytes remained after the whole message had been read.
     #[error("{remaining} unexpected bytes after the end of {message}")]
     TrailingBytes { message: &'static str, remaining: usize },
@@ -292,8 +289,8 @@ fn get_length(buf: &mut Bytes, compact: bool, wide: bool, what: &'static str) ->
 }
 
 fn bytes_to_string(raw: Bytes) -> String {
-    // Kafka decodes strings leniently (invalid sequences become U+FFFD); do the same, but take
-    // the copy-free path for the valid strings every real client sends.
+    // Kafka decodes strings leniently (invalid sequences become U+FFFD); do the same. Valid
+    // strings, which is what every real client sends, cost exactly one copy.
     match String::from_utf8(raw.to_vec()) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -379,14 +376,11 @@ pub fn get_tagged_field(buf: &mut Bytes) -> Result<(u32, Bytes), DecodeError> {
     Ok((tag, buf.split_to(size)))
 }
 
-/// Reads a nullable struct's presence marker (-1 absent, 1 present).
+/// Reads a nullable struct's presence marker. Writers send -1 for null and 1 for present; like
+/// Kafka's reader, any negative byte means null and any other byte means present.
 #[inline]
-pub fn get_presence(buf: &mut Bytes, field: &'static str) -> Result<bool, DecodeError> {
-    match get_i8(buf)? {
-        -1 => Ok(false),
-        1 => Ok(true),
-        marker => Err(DecodeError::InvalidPresenceMarker { field, marker }),
-    }
+pub fn get_presence(buf: &mut Bytes) -> Result<bool, DecodeError> {
+    Ok(get_i8(buf)? >= 0)
 }
 
 // ---------------------------------------------------------------------------------------------

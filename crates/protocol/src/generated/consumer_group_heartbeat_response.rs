@@ -70,7 +70,7 @@ impl ConsumerGroupHeartbeatResponse {
         this.member_id = c::get_nullable_string(buf, true)?;
         this.member_epoch = c::get_i32(buf)?;
         this.heartbeat_interval_ms = c::get_i32(buf)?;
-        this.assignment = if !(true) || c::get_presence(buf, "Assignment")? {
+        this.assignment = if !(true) || c::get_presence(buf)? {
             Some(Assignment::decode(buf, v)?)
         } else {
             None

@@ -53,7 +53,7 @@ impl DescribeTopicPartitionsRequest {
             items
         };
         this.response_partition_limit = c::get_i32(buf)?;
-        this.cursor = if !(true) || c::get_presence(buf, "Cursor")? {
+        this.cursor = if !(true) || c::get_presence(buf)? {
             Some(Cursor::decode(buf, v)?)
         } else {
             None

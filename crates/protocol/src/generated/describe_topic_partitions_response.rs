@@ -53,7 +53,7 @@ impl DescribeTopicPartitionsResponse {
             }
             items
         };
-        this.next_cursor = if !(true) || c::get_presence(buf, "NextCursor")? {
+        this.next_cursor = if !(true) || c::get_presence(buf)? {
             Some(Cursor::decode(buf, v)?)
         } else {
             None

@@ -168,7 +168,7 @@ impl DescribedGroup {
         this.group_state = c::get_string(buf, true, "GroupState")?;
         this.group_epoch = c::get_i32(buf)?;
         this.assignment_epoch = c::get_i32(buf)?;
-        this.topology = if !(true) || c::get_presence(buf, "Topology")? {
+        this.topology = if !(true) || c::get_presence(buf)? {
             Some(Topology::decode(buf, v)?)
         } else {
             None
@@ -856,7 +856,7 @@ impl Member {
         this.client_host = c::get_string(buf, true, "ClientHost")?;
         this.topology_epoch = c::get_i32(buf)?;
         this.process_id = c::get_string(buf, true, "ProcessId")?;
-        this.user_endpoint = if !(true) || c::get_presence(buf, "UserEndpoint")? {
+        this.user_endpoint = if !(true) || c::get_presence(buf)? {
             Some(Endpoint::decode(buf, v)?)
         } else {
             None

@@ -121,7 +121,7 @@ impl StreamsGroupHeartbeatRequest {
         this.instance_id = c::get_nullable_string(buf, true)?;
         this.rack_id = c::get_nullable_string(buf, true)?;
         this.rebalance_timeout_ms = c::get_i32(buf)?;
-        this.topology = if !(true) || c::get_presence(buf, "Topology")? {
+        this.topology = if !(true) || c::get_presence(buf)? {
             Some(Topology::decode(buf, v)?)
         } else {
             None
@@ -178,7 +178,7 @@ impl StreamsGroupHeartbeatRequest {
             }
         };
         this.process_id = c::get_nullable_string(buf, true)?;
-        this.user_endpoint = if !(true) || c::get_presence(buf, "UserEndpoint")? {
+        this.user_endpoint = if !(true) || c::get_presence(buf)? {
             Some(Endpoint::decode(buf, v)?)
         } else {
             None

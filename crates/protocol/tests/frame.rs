@@ -1,0 +1,70 @@
+//! Whole request and response frames: header versions, dispatch by API key, refusals.
+
+use bytes::Bytes;
+use sluice_protocol::frame::{decode_request, decode_response, encode_request, encode_response};
+use sluice_protocol::generated::{
+    ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, RequestBody, RequestHeader, ResponseBody,
+};
+use sluice_protocol::DecodeError;
+
+#[test]
+fn unknown_api_keys_and_versions_are_errors() {
+    let unknown_key = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    assert_eq!(decode_request(unknown_key), Err(DecodeError::UnknownApiKey { api_key: 0x7f00 }));
+    let bad_version = Bytes::from_static(&[0, 3, 0x7f, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    assert!(matches!(decode_request(bad_version), Err(DecodeError::UnsupportedVersion { version: 0x7f00, .. })));
+}
+
+#[test]
+fn flexible_requests_use_header_v2_with_a_classic_client_id() {
+    let header = RequestHeader {
+        request_api_key: 18,
+        request_api_version: 3,
+        correlation_id: 42,
+        client_id: Some("sluice".into()),
+        ..Default::default()
+    };
+    let body = RequestBody::ApiVersions(ApiVersionsRequest {
+        client_software_name: "sluice-test".into(),
+        client_software_version: "1.0".into(),
+        ..Default::default()
+    });
+    let frame = encode_request(&header, &body).unwrap();
+    // Length prefix, then key 18, version 3, correlation id 42, client id with an int16 length
+    // (never compact, even in header v2), then the empty tagged-field section.
+    assert_eq!(&frame[..4], &((frame.len() - 4) as i32).to_be_bytes());
+    assert_eq!(&frame[4..18], &[0, 18, 0, 3, 0, 0, 0, 42, 0, 6, b's', b'l', b'u', b'i']);
+    assert_eq!(frame[20], 0, "empty tagged fields after the client id");
+    let decoded = decode_request(Bytes::copy_from_slice(&frame[4..])).unwrap();
+    assert_eq!(decoded.header, header);
+    assert_eq!(decoded.body, body);
+}
+
+#[test]
+fn old_requests_use_header_v1() {
+    let header = RequestHeader { request_api_key: 3, request_api_version: 1, correlation_id: 1, client_id: None, ..Default::default() };
+    let body = RequestBody::Metadata(MetadataRequest { topics: None, ..Default::default() });
+    let frame = encode_request(&header, &body).unwrap();
+    // Header v1 has no tagged fields: key, version, correlation id, null client id, then the
+    // null topic array (-1 means all topics in v1+).
+    assert_eq!(&frame[4..], &[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+}
+
+#[test]
+fn api_versions_responses_always_use_header_v0() {
+    let body = ResponseBody::ApiVersions(ApiVersionsResponse { error_code: 35, ..Default::default() });
+    let frame = encode_response(9, &body, 3).unwrap();
+    // Correlation id straight after the length, and no tagged-field byte for the header, even
+    // though ApiVersions v3 is flexible.
+    assert_eq!(&frame[4..8], &[0, 0, 0, 9]);
+    assert_eq!(&frame[8..10], &[0, 35]);
+    let (header, decoded) = decode_response(Bytes::copy_from_slice(&frame[4..]), 18, 3).unwrap();
+    assert_eq!(header.correlation_id, 9);
+    assert_eq!(decoded, body);
+}
+
+#[test]
+fn trailing_bytes_after_a_request_are_an_error() {
+    let frame = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00]);
+    assert!(matches!(decode_request(frame), Err(DecodeError::TrailingBytes { remaining: 1, .. })));
+}
