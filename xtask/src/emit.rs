@@ -1,8 +1,6 @@
 //! Writes the Rust source of one message module: types, defaults, decode, encode and size.
 
-use crate::model::{
-    default_expr, field_ident, is_option, non_default_cond, rust_type, Kind, Model, Prim, StructDef,
-};
+use crate::model::{Kind, Model, Prim, StructDef, default_expr, field_ident, is_option, non_default_cond, rust_type};
 use crate::schema::{Field, Versions};
 use std::fmt::Write;
 
@@ -15,7 +13,9 @@ pub enum Cond {
 
 impl Cond {
     pub fn of(r: Option<Versions>, within: Versions) -> Cond {
-        let Some(r) = r.and_then(|r| r.intersect(within)) else { return Cond::Never };
+        let Some(r) = r.and_then(|r| r.intersect(within)) else {
+            return Cond::Never;
+        };
         match (r.lo > within.lo, r.hi < within.hi) {
             (false, false) => Cond::Always,
             (true, false) => Cond::Expr(format!("v >= {}", r.lo)),
@@ -45,7 +45,9 @@ impl Cond {
 
 /// The regular (untagged) versions of a field: its versions minus its tagged versions.
 fn regular_cond(f: &Field, within: Versions) -> Cond {
-    let Some(v) = f.versions.and_then(|v| v.intersect(within)) else { return Cond::Never };
+    let Some(v) = f.versions.and_then(|v| v.intersect(within)) else {
+        return Cond::Never;
+    };
     match f.tagged.and_then(|t| t.intersect(v)) {
         None => Cond::of(Some(v), within),
         // Tagged versions are open-ended, so the regular part is what comes before them.
@@ -85,7 +87,11 @@ fn doc_lines(out: &mut String, text: &str) {
 }
 
 fn field_doc(f: &Field) -> String {
-    let mut doc = if f.about.is_empty() { format!("{}.", f.name) } else { f.about.clone() };
+    let mut doc = if f.about.is_empty() {
+        format!("{}.", f.name)
+    } else {
+        f.about.clone()
+    };
     let mut notes = Vec::new();
     if let Some(v) = f.versions {
         notes.push(format!("versions {}", v.describe()));
@@ -183,13 +189,15 @@ fn field_decode(m: &Model, f: &Field, within: Versions) -> String {
             let fill = format!("let mut items = c::vec_for(n); for _ in 0..n {{ items.push({elem}); }} items");
             match nullable {
                 Cond::Never => {
-                    let body = format!("{{ let n = c::get_array_len_required(buf, {compact}, {min}, {name:?})?; {fill} }}");
+                    let body =
+                        format!("{{ let n = c::get_array_len_required(buf, {compact}, {min}, {name:?})?; {fill} }}");
                     wrap_some(body)
                 }
                 cond => format!(
                     "{{ let n = if {} {{ c::get_array_len(buf, {compact}, {min})? }} else {{ Some(c::get_array_len_required(buf, {compact}, {min}, {name:?})?) }}; match n {{ None => None, Some(n) => {{ {fill_some} }} }} }}",
                     cond.expr(),
-                    fill_some = format!("let mut items = c::vec_for(n); for _ in 0..n {{ items.push({elem}); }} Some(items)")
+                    fill_some =
+                        format!("let mut items = c::vec_for(n); for _ in 0..n {{ items.push({elem}); }} Some(items)")
                 ),
             }
         }
@@ -294,12 +302,18 @@ fn field_put(m: &Model, f: &Field, within: Versions) -> String {
     let ident = field_ident(&f.name);
     let nullable = Cond::of(f.nullable, within);
     if !is_option(f) {
-        return format!("{{ let x = &self.{ident}; {} }}", value_put(m, f, "x", within, &nullable));
+        return format!(
+            "{{ let x = &self.{ident}; {} }}",
+            value_put(m, f, "x", within, &nullable)
+        );
     }
     let compact = compact_expr(m, f, within);
     let none = match &nullable {
         Cond::Always => null_put(f, &compact),
-        Cond::Never => format!("return Err(EncodeError::NullNotAllowed {{ field: {:?}, version: v }});", f.name),
+        Cond::Never => format!(
+            "return Err(EncodeError::NullNotAllowed {{ field: {:?}, version: v }});",
+            f.name
+        ),
         Cond::Expr(e) => format!(
             "if {e} {{ {} }} else {{ return Err(EncodeError::NullNotAllowed {{ field: {:?}, version: v }}); }}",
             null_put(f, &compact),
@@ -317,7 +331,10 @@ fn field_size(m: &Model, f: &Field, within: Versions) -> String {
     let ident = field_ident(&f.name);
     let nullable = Cond::of(f.nullable, within);
     if !is_option(f) {
-        return format!("{{ let x = &self.{ident}; {} }}", value_size(m, f, "x", within, &nullable));
+        return format!(
+            "{{ let x = &self.{ident}; {} }}",
+            value_size(m, f, "x", within, &nullable)
+        );
     }
     let compact = compact_expr(m, f, within);
     format!(
@@ -329,11 +346,21 @@ fn field_size(m: &Model, f: &Field, within: Versions) -> String {
 
 /// Emits one struct: its type, `Default`, and codec methods.
 pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), String> {
-    let within = Versions { lo: m.valid.lo.max(def.versions.lo), hi: m.valid.hi.min(def.versions.hi) };
+    let within = Versions {
+        lo: m.valid.lo.max(def.versions.lo),
+        hi: m.valid.hi.min(def.versions.hi),
+    };
     let flexible = m.has_flexible();
-    let vis_fields: Vec<&Field> =
-        def.fields.iter().filter(|f| f.versions.and_then(|v| v.intersect(m.valid)).is_some()).collect();
-    let mut tagged: Vec<&Field> = vis_fields.iter().copied().filter(|f| f.tag.is_some() && f.tagged.is_some()).collect();
+    let vis_fields: Vec<&Field> = def
+        .fields
+        .iter()
+        .filter(|f| f.versions.and_then(|v| v.intersect(m.valid)).is_some())
+        .collect();
+    let mut tagged: Vec<&Field> = vis_fields
+        .iter()
+        .copied()
+        .filter(|f| f.tag.is_some() && f.tagged.is_some())
+        .collect();
     tagged.sort_by_key(|f| f.tag);
 
     // The type.
@@ -346,17 +373,33 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
                 m.schema.name.trim_end_matches("Request").trim_end_matches("Response"),
                 m.valid.describe()
             ),
-            kind => format!("The `{}` {kind} message, versions {}.", m.schema.name, m.valid.describe()),
+            kind => format!(
+                "The `{}` {kind} message, versions {}.",
+                m.schema.name,
+                m.valid.describe()
+            ),
         };
         doc_lines(out, &what);
         if let Some(f) = m.schema.flexible.and_then(|f| f.intersect(m.valid)) {
-            doc_lines(out, &format!("\nFlexible (compact encodings, tagged fields) in {}.", f.describe()));
+            doc_lines(
+                out,
+                &format!("\nFlexible (compact encodings, tagged fields) in {}.", f.describe()),
+            );
         }
         if let Some(l) = m.schema.legacy_versions {
-            doc_lines(out, &format!("\nVersions {} come from the schema before Kafka 4.0 (KIP-896).", l.describe()));
+            doc_lines(
+                out,
+                &format!(
+                    "\nVersions {} come from the schema before Kafka 4.0 (KIP-896).",
+                    l.describe()
+                ),
+            );
         }
     } else {
-        doc_lines(out, &format!("Part of `{}` (versions {}).", m.schema.name, within.describe()));
+        doc_lines(
+            out,
+            &format!("Part of `{}` (versions {}).", m.schema.name, within.describe()),
+        );
     }
     let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{", def.name);
     for f in &vis_fields {
@@ -372,7 +415,11 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
     out.push_str("}\n\n");
 
     // Default.
-    let _ = writeln!(out, "impl Default for {} {{\nfn default() -> Self {{\nSelf {{", def.name);
+    let _ = writeln!(
+        out,
+        "impl Default for {} {{\nfn default() -> Self {{\nSelf {{",
+        def.name
+    );
     for f in &vis_fields {
         let _ = writeln!(out, "{}: {},", field_ident(&f.name), default_expr(f)?);
     }
@@ -382,8 +429,11 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
     out.push_str("}\n}\n}\n\n");
 
     // The message's own methods are private: callers go through `Message`, which checks the version.
-    let (vis, dec_fn, enc_fn, size_fn) =
-        if def.top_level { ("", "decode_fields", "encode_fields", "size_fields") } else { ("pub ", "decode", "encode", "encoded_size") };
+    let (vis, dec_fn, enc_fn, size_fn) = if def.top_level {
+        ("", "decode_fields", "encode_fields", "size_fields")
+    } else {
+        ("pub ", "decode", "encode", "encoded_size")
+    };
     let flex_line = match Cond::of(m.schema.flexible, within) {
         Cond::Expr(e) => format!("let flexible = {e};\n"),
         _ => String::new(),
@@ -424,7 +474,9 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
         let body = format!(
             "let count = c::get_tagged_count(buf)?;\nfor _ in 0..count {{\nlet (tag, mut data) = c::get_tagged_field(buf)?;\n#[allow(clippy::match_single_binding)]\nmatch tag {{\n{arms}_ => this.unknown_tagged_fields.push(c::RawTaggedField {{ tag, data }}),\n}}\n}}"
         );
-        dec.push_str(&flex_test.guard(&body.replace("let (tag, mut data)", "#[allow(unused_mut)] let (tag, mut data)")));
+        dec.push_str(
+            &flex_test.guard(&body.replace("let (tag, mut data)", "#[allow(unused_mut)] let (tag, mut data)")),
+        );
     }
     dec.push_str("Ok(this)\n}\n\n");
 
@@ -475,7 +527,11 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
                 continue;
             }
             let tag = f.tag.unwrap_or(0);
-            let present = format!("{} && {}", cond.expr(), non_default_cond(f, &format!("self.{}", field_ident(&f.name)))?);
+            let present = format!(
+                "{} && {}",
+                cond.expr(),
+                non_default_cond(f, &format!("self.{}", field_ident(&f.name)))?
+            );
             let _ = writeln!(body, "if {present} {{ tagged_count += 1; }}");
             let _ = writeln!(
                 writes,
@@ -511,7 +567,11 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
             if matches!(cond, Cond::Never) {
                 continue;
             }
-            let present = format!("{} && {}", cond.expr(), non_default_cond(f, &format!("self.{}", field_ident(&f.name)))?);
+            let present = format!(
+                "{} && {}",
+                cond.expr(),
+                non_default_cond(f, &format!("self.{}", field_ident(&f.name)))?
+            );
             let _ = writeln!(
                 body,
                 "if {present} {{ tagged_count += 1; size += c::tagged_size({}, {}); }}",
@@ -537,7 +597,11 @@ pub fn emit_module(m: &Model) -> Result<String, String> {
         "// @generated by `cargo xtask codegen` from Kafka's {}.json. Do not edit.\n",
         s.name
     );
-    let _ = writeln!(out, "//! `{}`: the generated codec for this message and its structs.\n", s.name);
+    let _ = writeln!(
+        out,
+        "//! `{}`: the generated codec for this message and its structs.\n",
+        s.name
+    );
     out.push_str("#![allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]\n\n");
     out.push_str("use crate::codec::{self as c, DecodeError, EncodeError};\n#[allow(unused_imports)]\nuse bytes::{BufMut, Bytes, BytesMut};\n\n");
     for def in &m.structs {

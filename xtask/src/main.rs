@@ -16,7 +16,10 @@ const OUT_DIR: &str = "crates/protocol/src/generated";
 const TEST_OUT: &str = "crates/protocol/tests/round_trip_generated.rs";
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn main() -> ExitCode {
@@ -70,7 +73,10 @@ fn rustfmt(src: &str) -> Result<String, String> {
     let input = src.to_owned();
     let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    writer.join().map_err(|_| "writer panicked")?.map_err(|e| e.to_string())?;
+    writer
+        .join()
+        .map_err(|_| "writer panicked")?
+        .map_err(|e| e.to_string())?;
     if !output.status.success() {
         return Err(format!("rustfmt failed: {}", String::from_utf8_lossy(&output.stderr)));
     }
@@ -124,6 +130,11 @@ fn codegen(root: &Path, check: bool) -> Result<(), String> {
             stale.join("\n  ")
         ));
     }
-    eprintln!("codegen: {} schemas, {} files {}", schemas.len(), files.len(), if check { "up to date" } else { "written" });
+    eprintln!(
+        "codegen: {} schemas, {} files {}",
+        schemas.len(),
+        files.len(),
+        if check { "up to date" } else { "written" }
+    );
     Ok(())
 }

@@ -119,20 +119,38 @@ pub struct Model<'a> {
     pub by_name: BTreeMap<String, usize>,
 }
 
-const RESERVED_TYPE_NAMES: &[&str] =
-    &["String", "Vec", "Option", "Result", "Bytes", "BytesMut", "Box", "Some", "None", "Ok", "Err", "Self"];
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "String", "Vec", "Option", "Result", "Bytes", "BytesMut", "Box", "Some", "None", "Ok", "Err", "Self",
+];
 
 impl<'a> Model<'a> {
     pub fn build(schema: &'a Schema) -> Result<Model<'a>, String> {
-        let valid = schema.valid.ok_or_else(|| format!("{} has no valid versions", schema.name))?;
-        let mut model = Model { schema, valid, structs: Vec::new(), by_name: BTreeMap::new() };
-        model.add(StructDef { name: schema.name.clone(), fields: schema.fields.clone(), versions: valid, top_level: true })?;
+        let valid = schema
+            .valid
+            .ok_or_else(|| format!("{} has no valid versions", schema.name))?;
+        let mut model = Model {
+            schema,
+            valid,
+            structs: Vec::new(),
+            by_name: BTreeMap::new(),
+        };
+        model.add(StructDef {
+            name: schema.name.clone(),
+            fields: schema.fields.clone(),
+            versions: valid,
+            top_level: true,
+        })?;
         let fields = schema.fields.clone();
         model.collect(&fields, valid)?;
         for common in &schema.common_structs {
             if !model.by_name.contains_key(&common.name) {
                 // A common struct that no field uses still gets a type, so the module is complete.
-                model.add(StructDef { name: common.name.clone(), fields: common.fields.clone(), versions: valid, top_level: false })?;
+                model.add(StructDef {
+                    name: common.name.clone(),
+                    fields: common.fields.clone(),
+                    versions: valid,
+                    top_level: false,
+                })?;
                 model.collect(&common.fields, valid)?;
             }
         }
@@ -151,7 +169,10 @@ impl<'a> Model<'a> {
 
     fn add(&mut self, def: StructDef) -> Result<(), String> {
         if RESERVED_TYPE_NAMES.contains(&def.name.as_str()) {
-            return Err(format!("{}: struct name {} would shadow a Rust type", self.schema.name, def.name));
+            return Err(format!(
+                "{}: struct name {} would shadow a Rust type",
+                self.schema.name, def.name
+            ));
         }
         if self.by_name.contains_key(&def.name) {
             return Err(format!("{}: struct {} is defined twice", self.schema.name, def.name));
@@ -163,23 +184,37 @@ impl<'a> Model<'a> {
 
     fn collect(&mut self, fields: &[Field], within: Versions) -> Result<(), String> {
         for f in fields {
-            let Some(fv) = f.versions.and_then(|v| v.intersect(within)) else { continue };
+            let Some(fv) = f.versions.and_then(|v| v.intersect(within)) else {
+                continue;
+            };
             let kind = Kind::of(&f.ty);
             let Some(name) = kind.struct_name() else { continue };
             if let Some(inner) = &f.fields {
-                self.add(StructDef { name: name.to_owned(), fields: inner.clone(), versions: fv, top_level: false })?;
+                self.add(StructDef {
+                    name: name.to_owned(),
+                    fields: inner.clone(),
+                    versions: fv,
+                    top_level: false,
+                })?;
                 self.collect(inner, fv)?;
             } else if let Some(common) = self.schema.common_structs.iter().find(|c| c.name == name) {
                 match self.by_name.get(name) {
                     Some(&i) => {
                         // Widen to every place the common struct is used.
                         let cur = self.structs[i].versions;
-                        self.structs[i].versions =
-                            Versions { lo: cur.lo.min(fv.lo), hi: cur.hi.max(fv.hi) };
+                        self.structs[i].versions = Versions {
+                            lo: cur.lo.min(fv.lo),
+                            hi: cur.hi.max(fv.hi),
+                        };
                     }
                     None => {
                         let inner = common.fields.clone();
-                        self.add(StructDef { name: name.to_owned(), fields: inner.clone(), versions: fv, top_level: false })?;
+                        self.add(StructDef {
+                            name: name.to_owned(),
+                            fields: inner.clone(),
+                            versions: fv,
+                            top_level: false,
+                        })?;
                         self.collect(&inner, fv)?;
                     }
                 }
@@ -276,15 +311,19 @@ pub fn snake(name: &str) -> String {
 
 const KEYWORDS: &[&str] = &[
     "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
-    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+    "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 /// The Rust identifier of a field.
 pub fn field_ident(name: &str) -> String {
     let s = snake(name);
-    if KEYWORDS.contains(&s.as_str()) { format!("r#{s}") } else { s }
+    if KEYWORDS.contains(&s.as_str()) {
+        format!("r#{s}")
+    } else {
+        s
+    }
 }
 
 /// Whether the field's Rust type is an `Option`.
@@ -300,7 +339,11 @@ pub fn rust_type(f: &Field) -> String {
         Kind::ArrayPrim(p) => format!("Vec<{}>", p.rust()),
         Kind::ArrayStruct(s) => format!("Vec<{s}>"),
     };
-    if is_option(f) { format!("Option<{inner}>") } else { inner }
+    if is_option(f) {
+        format!("Option<{inner}>")
+    } else {
+        inner
+    }
 }
 
 fn parse_int(s: &str) -> Result<i128, String> {
@@ -350,7 +393,11 @@ pub fn default_expr(f: &Field) -> Result<String, String> {
                 if v < lo || v > hi {
                     return Err(format!("field {}: default {v} out of range", f.name));
                 }
-                if p == Prim::Int64 && v == i128::from(i64::MIN) { "i64::MIN".into() } else { v.to_string() }
+                if p == Prim::Int64 && v == i128::from(i64::MIN) {
+                    "i64::MIN".into()
+                } else {
+                    v.to_string()
+                }
             }
             Prim::Float64 => {
                 let v: f64 = d.unwrap_or("0").parse().map_err(|e| format!("field {}: {e}", f.name))?;
@@ -375,7 +422,9 @@ pub fn non_default_cond(f: &Field, access: &str) -> Result<String, String> {
     Ok(match (Kind::of(&f.ty), d.as_str()) {
         (_, "None") => format!("{access}.is_some()"),
         (Kind::Prim(Prim::Uuid), _) => format!("!{access}.is_zero()"),
-        (Kind::Prim(Prim::String | Prim::Bytes) | Kind::ArrayPrim(_) | Kind::ArrayStruct(_), _) if !is_option(f) && !d.contains('"') => {
+        (Kind::Prim(Prim::String | Prim::Bytes) | Kind::ArrayPrim(_) | Kind::ArrayStruct(_), _)
+            if !is_option(f) && !d.contains('"') =>
+        {
             format!("!{access}.is_empty()")
         }
         (Kind::Prim(Prim::String), _) if !is_option(f) => format!("{access} != {d}"),

@@ -2,12 +2,15 @@
 //! enums; and the generated round-trip test.
 
 use crate::emit::Cond;
-use crate::model::{field_ident, snake, Kind, Model, Prim};
+use crate::model::{Kind, Model, Prim, field_ident, snake};
 use crate::schema::{Schema, Versions};
 use std::fmt::Write;
 
 fn api_name(s: &Schema) -> String {
-    s.name.trim_end_matches("Request").trim_end_matches("Response").to_owned()
+    s.name
+        .trim_end_matches("Request")
+        .trim_end_matches("Response")
+        .to_owned()
 }
 
 fn range_lit(r: Option<Versions>, valid: Versions) -> String {
@@ -46,7 +49,11 @@ pub fn emit_mod(schemas: &[Schema]) -> Result<String, String> {
         if resp.valid != req.valid {
             return Err(format!("{}: request and response versions differ", req.name));
         }
-        let exposure = if req.listeners.iter().any(|l| l == "broker") { "Client" } else { "Internal" };
+        let exposure = if req.listeners.iter().any(|l| l == "broker") {
+            "Client"
+        } else {
+            "Internal"
+        };
         let _ = writeln!(
             out,
             "ApiInfo {{ key: {key}, name: {:?}, versions: ({}, {}), first_flexible_version: {}, exposure: Exposure::{exposure}, listeners: &{:?}, latest_version_unstable: {}, deprecated_versions: {}, legacy_versions: {} }},",
@@ -67,9 +74,18 @@ pub fn emit_mod(schemas: &[Schema]) -> Result<String, String> {
 
     for (kind, trait_doc) in [("Request", "request"), ("Response", "response")] {
         let list: Vec<&Schema> = schemas.iter().filter(|s| s.kind == trait_doc).collect();
-        let _ = writeln!(out, "/// A decoded {trait_doc} body of any API.\n#[derive(Debug, Clone, PartialEq)]\npub enum {kind}Body {{");
+        let _ = writeln!(
+            out,
+            "/// A decoded {trait_doc} body of any API.\n#[derive(Debug, Clone, PartialEq)]\npub enum {kind}Body {{"
+        );
         for s in &list {
-            let _ = writeln!(out, "/// API key {}.\n{}({}),", s.api_key.unwrap_or(-1), api_name(s), s.name);
+            let _ = writeln!(
+                out,
+                "/// API key {}.\n{}({}),",
+                s.api_key.unwrap_or(-1),
+                api_name(s),
+                s.name
+            );
         }
         out.push_str("}\n\n");
         let _ = writeln!(out, "impl {kind}Body {{");
@@ -78,7 +94,13 @@ pub fn emit_mod(schemas: &[Schema]) -> Result<String, String> {
             "/// Decodes the body of API `api_key` at `version`, advancing `buf` past it.\npub fn decode(api_key: i16, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{\nOk(match api_key {{"
         );
         for s in &list {
-            let _ = writeln!(out, "{} => Self::{}(<{} as Message>::decode(buf, version)?),", s.api_key.unwrap_or(-1), api_name(s), s.name);
+            let _ = writeln!(
+                out,
+                "{} => Self::{}(<{} as Message>::decode(buf, version)?),",
+                s.api_key.unwrap_or(-1),
+                api_name(s),
+                s.name
+            );
         }
         out.push_str("_ => return Err(DecodeError::UnknownApiKey { api_key }),\n})\n}\n\n");
         out.push_str("/// Appends the body encoded at `version`.\npub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {\nmatch self {\n");
@@ -99,7 +121,11 @@ pub fn emit_mod(schemas: &[Schema]) -> Result<String, String> {
     for req in &requests {
         let key = req.api_key.unwrap_or(-1);
         let resp = response_of(key).ok_or("no response")?;
-        let _ = writeln!(out, "impl c::Request for {} {{\nconst API_KEY: i16 = {key};\ntype Response = {};\n}}\n", req.name, resp.name);
+        let _ = writeln!(
+            out,
+            "impl c::Request for {} {{\nconst API_KEY: i16 = {key};\ntype Response = {};\n}}\n",
+            req.name, resp.name
+        );
     }
     Ok(out)
 }
@@ -116,10 +142,22 @@ pub fn emit_round_trip_test(models: &[Model]) -> Result<String, String> {
     );
     for m in models {
         let module = snake(&m.schema.name);
-        let _ = writeln!(out, "mod {module} {{\nuse super::*;\nuse sluice_protocol::generated::{module}::*;\n");
+        let _ = writeln!(
+            out,
+            "mod {module} {{\nuse super::*;\nuse sluice_protocol::generated::{module}::*;\n"
+        );
         for def in &m.structs {
-            let within = Versions { lo: m.valid.lo.max(def.versions.lo), hi: m.valid.hi.min(def.versions.hi) };
-            let _ = writeln!(out, "pub fn gen_{}(r: &mut Rng, v: i16) -> {} {{\nlet mut x = {}::default();", snake(&def.name), def.name, def.name);
+            let within = Versions {
+                lo: m.valid.lo.max(def.versions.lo),
+                hi: m.valid.hi.min(def.versions.hi),
+            };
+            let _ = writeln!(
+                out,
+                "pub fn gen_{}(r: &mut Rng, v: i16) -> {} {{\nlet mut x = {}::default();",
+                snake(&def.name),
+                def.name,
+                def.name
+            );
             for f in &def.fields {
                 if f.versions.and_then(|v| v.intersect(m.valid)).is_none() {
                     continue;

@@ -11,7 +11,6 @@ pub struct Versions {
 }
 
 impl Versions {
-
     /// Parses "3", "3+", "3-7" and "none".
     pub fn parse(s: &str) -> Result<Option<Versions>, String> {
         let s = s.trim();
@@ -20,10 +19,16 @@ impl Versions {
         }
         let num = |x: &str| x.trim().parse::<i16>().map_err(|e| format!("bad version {s:?}: {e}"));
         if let Some(lo) = s.strip_suffix('+') {
-            return Ok(Some(Versions { lo: num(lo)?, hi: i16::MAX }));
+            return Ok(Some(Versions {
+                lo: num(lo)?,
+                hi: i16::MAX,
+            }));
         }
         if let Some((lo, hi)) = s.split_once('-') {
-            return Ok(Some(Versions { lo: num(lo)?, hi: num(hi)? }));
+            return Ok(Some(Versions {
+                lo: num(lo)?,
+                hi: num(hi)?,
+            }));
         }
         let v = num(s)?;
         Ok(Some(Versions { lo: v, hi: v }))
@@ -260,8 +265,14 @@ pub fn merge_legacy(current: &mut Schema, legacy: Schema) {
                     None => current.common_structs.push(old.clone()),
                 }
             }
-            current.legacy_versions = Some(Versions { lo: old_valid.lo, hi: valid.lo - 1 });
-            current.valid = Some(Versions { lo: old_valid.lo, hi: valid.hi });
+            current.legacy_versions = Some(Versions {
+                lo: old_valid.lo,
+                hi: valid.lo - 1,
+            });
+            current.valid = Some(Versions {
+                lo: old_valid.lo,
+                hi: valid.hi,
+            });
         }
         Some(_) => {}
     }

@@ -28,13 +28,21 @@ pub const PREALLOC_ELEMENTS_MAX: usize = 64;
 pub enum DecodeError {
     /// The frame ended before a field did.
     #[error("unexpected end of frame reading {what}: needed {needed} bytes, {remaining} left")]
-    Truncated { what: &'static str, needed: usize, remaining: usize },
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        remaining: usize,
+    },
     /// A varint ran past the longest encoding its type allows.
     #[error("varint longer than {max_bytes} bytes")]
     VarintTooLong { max_bytes: usize },
     /// A length prefix was negative (other than -1 for null) or past the end of the frame.
     #[error("invalid length {length} for {what} with {remaining} bytes left")]
-    InvalidLength { what: &'static str, length: i64, remaining: usize },
+    InvalidLength {
+        what: &'static str,
+        length: i64,
+        remaining: usize,
+    },
     /// An array count cannot fit in the bytes that remain (or is negative).
     #[error("array of {count} elements cannot fit in the {remaining} bytes left")]
     ArrayTooLong { count: i64, remaining: usize },
@@ -87,14 +95,16 @@ impl Uuid {
 
 impl std::fmt::Display for Uuid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         // 16 bytes = 5 groups of 3 bytes plus one byte; 22 characters without padding.
         let b = &self.0;
         let mut out = [0u8; 22];
         let mut o = 0;
         for chunk in b.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
             let chars = chunk.len() + 1;
             for i in 0..chars {
                 out[o] = ALPHABET[((n >> (18 - 6 * i)) & 63) as usize];
@@ -141,7 +151,10 @@ pub trait Message: Sized + Default + Clone + PartialEq + std::fmt::Debug {
     fn decode_exact(mut buf: Bytes, version: i16) -> Result<Self, DecodeError> {
         let value = Self::decode(&mut buf, version)?;
         if !buf.is_empty() {
-            return Err(DecodeError::TrailingBytes { message: Self::NAME, remaining: buf.len() });
+            return Err(DecodeError::TrailingBytes {
+                message: Self::NAME,
+                remaining: buf.len(),
+            });
         }
         Ok(value)
     }
@@ -173,7 +186,11 @@ pub trait Request: Message {
 #[inline]
 fn need(buf: &Bytes, n: usize, what: &'static str) -> Result<(), DecodeError> {
     if buf.len() < n {
-        Err(DecodeError::Truncated { what, needed: n, remaining: buf.len() })
+        Err(DecodeError::Truncated {
+            what,
+            needed: n,
+            remaining: buf.len(),
+        })
     } else {
         Ok(())
     }
@@ -222,7 +239,11 @@ pub fn get_uuid(buf: &mut Bytes) -> Result<Uuid, DecodeError> {
 pub fn get_uvarint(buf: &mut Bytes) -> Result<u32, DecodeError> {
     let mut value: u32 = 0;
     for i in 0..5 {
-        let byte = *buf.first().ok_or(DecodeError::Truncated { what: "varint", needed: 1, remaining: 0 })?;
+        let byte = *buf.first().ok_or(DecodeError::Truncated {
+            what: "varint",
+            needed: 1,
+            remaining: 0,
+        })?;
         bytes::Buf::advance(buf, 1);
         // The fifth byte may only carry the top 4 bits.
         if i == 4 && byte > 0x0f {
@@ -248,7 +269,11 @@ pub fn get_varint(buf: &mut Bytes) -> Result<i32, DecodeError> {
 pub fn get_uvarlong(buf: &mut Bytes) -> Result<u64, DecodeError> {
     let mut value: u64 = 0;
     for i in 0..10 {
-        let byte = *buf.first().ok_or(DecodeError::Truncated { what: "varlong", needed: 1, remaining: 0 })?;
+        let byte = *buf.first().ok_or(DecodeError::Truncated {
+            what: "varlong",
+            needed: 1,
+            remaining: 0,
+        })?;
         bytes::Buf::advance(buf, 1);
         if i == 9 && byte > 0x01 {
             return Err(DecodeError::VarintTooLong { max_bytes: 10 });
@@ -283,7 +308,11 @@ fn get_length(buf: &mut Bytes, compact: bool, wide: bool, what: &'static str) ->
         return Ok(None);
     }
     if length < 0 || length as u64 > buf.len() as u64 {
-        return Err(DecodeError::InvalidLength { what, length, remaining: buf.len() });
+        return Err(DecodeError::InvalidLength {
+            what,
+            length,
+            remaining: buf.len(),
+        });
     }
     Ok(Some(length as usize))
 }
@@ -328,13 +357,20 @@ pub fn get_bytes(buf: &mut Bytes, compact: bool, field: &'static str) -> Result<
 /// each, fit in the remaining bytes.
 #[inline]
 pub fn get_array_len(buf: &mut Bytes, compact: bool, element_min_bytes: usize) -> Result<Option<usize>, DecodeError> {
-    let count: i64 = if compact { i64::from(get_uvarint(buf)?) - 1 } else { i64::from(get_i32(buf)?) };
+    let count: i64 = if compact {
+        i64::from(get_uvarint(buf)?) - 1
+    } else {
+        i64::from(get_i32(buf)?)
+    };
     if count == -1 {
         return Ok(None);
     }
     let element_min_bytes = element_min_bytes.max(1) as u64;
     if count < 0 || (count as u64).saturating_mul(element_min_bytes) > buf.len() as u64 {
-        return Err(DecodeError::ArrayTooLong { count, remaining: buf.len() });
+        return Err(DecodeError::ArrayTooLong {
+            count,
+            remaining: buf.len(),
+        });
     }
     Ok(Some(count as usize))
 }
@@ -362,7 +398,10 @@ pub fn get_tagged_count(buf: &mut Bytes) -> Result<u32, DecodeError> {
     let count = get_uvarint(buf)?;
     // Each tagged field takes at least two bytes (tag and size).
     if u64::from(count) * 2 > buf.len() as u64 {
-        return Err(DecodeError::ArrayTooLong { count: i64::from(count), remaining: buf.len() });
+        return Err(DecodeError::ArrayTooLong {
+            count: i64::from(count),
+            remaining: buf.len(),
+        });
     }
     Ok(count)
 }
@@ -474,7 +513,10 @@ fn put_length(
         None if wide => buf.put_i32(-1),
         None => buf.put_i16(-1),
         Some(n) if compact => {
-            let n = u32::try_from(n).ok().filter(|n| *n < u32::MAX).ok_or(EncodeError::TooLong { field, length: n })?;
+            let n = u32::try_from(n)
+                .ok()
+                .filter(|n| *n < u32::MAX)
+                .ok_or(EncodeError::TooLong { field, length: n })?;
             put_uvarint(buf, n + 1);
         }
         Some(n) if wide => buf.put_i32(i32::try_from(n).map_err(|_| EncodeError::TooLong { field, length: n })?),
@@ -499,7 +541,12 @@ const fn length_size(length: Option<usize>, compact: bool, wide: bool) -> usize 
 
 /// Appends a string that may be null.
 #[inline]
-pub fn put_nullable_string(buf: &mut BytesMut, v: Option<&str>, compact: bool, field: &'static str) -> Result<(), EncodeError> {
+pub fn put_nullable_string(
+    buf: &mut BytesMut,
+    v: Option<&str>,
+    compact: bool,
+    field: &'static str,
+) -> Result<(), EncodeError> {
     put_length(buf, v.map(str::len), compact, false, field)?;
     if let Some(s) = v {
         buf.put_slice(s.as_bytes());
@@ -521,7 +568,12 @@ pub fn string_size(v: Option<&str>, compact: bool) -> usize {
 
 /// Appends a byte string that may be null.
 #[inline]
-pub fn put_nullable_bytes(buf: &mut BytesMut, v: Option<&[u8]>, compact: bool, field: &'static str) -> Result<(), EncodeError> {
+pub fn put_nullable_bytes(
+    buf: &mut BytesMut,
+    v: Option<&[u8]>,
+    compact: bool,
+    field: &'static str,
+) -> Result<(), EncodeError> {
     put_length(buf, v.map(<[u8]>::len), compact, true, field)?;
     if let Some(b) = v {
         buf.put_slice(b);
@@ -543,7 +595,12 @@ pub fn bytes_size(v: Option<&[u8]>, compact: bool) -> usize {
 
 /// Appends an array count (None for null).
 #[inline]
-pub fn put_array_len(buf: &mut BytesMut, count: Option<usize>, compact: bool, field: &'static str) -> Result<(), EncodeError> {
+pub fn put_array_len(
+    buf: &mut BytesMut,
+    count: Option<usize>,
+    compact: bool,
+    field: &'static str,
+) -> Result<(), EncodeError> {
     put_length(buf, count, compact, true, field)
 }
 
@@ -595,7 +652,19 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_boundaries() {
-        for v in [0u32, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x1f_ffff, 0x20_0000, 0xfff_ffff, 0x1000_0000, u32::MAX] {
+        for v in [
+            0u32,
+            1,
+            0x7f,
+            0x80,
+            0x3fff,
+            0x4000,
+            0x1f_ffff,
+            0x20_0000,
+            0xfff_ffff,
+            0x1000_0000,
+            u32::MAX,
+        ] {
             let mut b = BytesMut::new();
             put_uvarint(&mut b, v);
             assert_eq!(b.len(), uvarint_size(v), "size of {v}");
@@ -603,7 +672,18 @@ mod tests {
             assert_eq!(get_uvarint(&mut r).unwrap(), v);
             assert!(r.is_empty());
         }
-        for v in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, i32::MAX as i64, i32::MIN as i64] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i64::MAX,
+            i64::MIN,
+            i32::MAX as i64,
+            i32::MIN as i64,
+        ] {
             let mut b = BytesMut::new();
             put_varlong(&mut b, v);
             assert_eq!(b.len(), varlong_size(v), "size of {v}");
@@ -621,23 +701,44 @@ mod tests {
     #[test]
     fn over_long_varints_are_rejected() {
         let mut five_continuations = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert_eq!(get_uvarint(&mut five_continuations), Err(DecodeError::VarintTooLong { max_bytes: 5 }));
+        assert_eq!(
+            get_uvarint(&mut five_continuations),
+            Err(DecodeError::VarintTooLong { max_bytes: 5 })
+        );
         let mut top_bits = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x10]);
-        assert_eq!(get_uvarint(&mut top_bits), Err(DecodeError::VarintTooLong { max_bytes: 5 }));
+        assert_eq!(
+            get_uvarint(&mut top_bits),
+            Err(DecodeError::VarintTooLong { max_bytes: 5 })
+        );
         let mut long = Bytes::from_static(&[0xff; 11]);
-        assert_eq!(get_uvarlong(&mut long), Err(DecodeError::VarintTooLong { max_bytes: 10 }));
+        assert_eq!(
+            get_uvarlong(&mut long),
+            Err(DecodeError::VarintTooLong { max_bytes: 10 })
+        );
     }
 
     #[test]
     fn lengths_past_the_frame_are_rejected_before_allocation() {
         let mut b = Bytes::from_static(&[0x7f, 0xff, b'a']);
-        assert!(matches!(get_string(&mut b, false, "s"), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_string(&mut b, false, "s"),
+            Err(DecodeError::InvalidLength { .. })
+        ));
         let mut b = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff]);
-        assert!(matches!(get_array_len(&mut b, false, 1), Err(DecodeError::ArrayTooLong { .. })));
+        assert!(matches!(
+            get_array_len(&mut b, false, 1),
+            Err(DecodeError::ArrayTooLong { .. })
+        ));
         let mut b = Bytes::from_static(&[0, 0, 0, 2, 1, 2, 3, 4]);
-        assert!(matches!(get_array_len(&mut b, false, 4), Err(DecodeError::ArrayTooLong { .. })));
+        assert!(matches!(
+            get_array_len(&mut b, false, 4),
+            Err(DecodeError::ArrayTooLong { .. })
+        ));
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xfe]);
-        assert!(matches!(get_array_len(&mut b, false, 1), Err(DecodeError::ArrayTooLong { count: -2, .. })));
+        assert!(matches!(
+            get_array_len(&mut b, false, 1),
+            Err(DecodeError::ArrayTooLong { count: -2, .. })
+        ));
     }
 
     #[test]

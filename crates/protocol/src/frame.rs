@@ -6,7 +6,7 @@
 
 use crate::codec::{DecodeError, EncodeError, Message};
 use crate::generated::{RequestBody, RequestHeader, ResponseBody, ResponseHeader};
-use crate::registry::{api, ApiInfo};
+use crate::registry::{ApiInfo, api};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A decoded request: its header and body.
@@ -29,17 +29,28 @@ pub fn peek_api_key_and_version(frame: &[u8]) -> Option<(i16, i16)> {
 /// Reads the correlation id of a request frame whose body could not be decoded, so the error
 /// response can still be matched to it.
 pub fn peek_correlation_id(frame: &[u8]) -> Option<i32> {
-    Some(i32::from_be_bytes([*frame.get(4)?, *frame.get(5)?, *frame.get(6)?, *frame.get(7)?]))
+    Some(i32::from_be_bytes([
+        *frame.get(4)?,
+        *frame.get(5)?,
+        *frame.get(6)?,
+        *frame.get(7)?,
+    ]))
 }
 
 /// Decodes the header of a request frame, leaving `frame` at the start of the body, and returns
 /// the API it names. Fails for unknown API keys and versions the codec does not have.
 pub fn decode_request_header(frame: &mut Bytes) -> Result<(RequestHeader, &'static ApiInfo), DecodeError> {
-    let (key, version) = peek_api_key_and_version(frame)
-        .ok_or(DecodeError::Truncated { what: "request header", needed: 4, remaining: frame.len() })?;
+    let (key, version) = peek_api_key_and_version(frame).ok_or(DecodeError::Truncated {
+        what: "request header",
+        needed: 4,
+        remaining: frame.len(),
+    })?;
     let info = api(key).ok_or(DecodeError::UnknownApiKey { api_key: key })?;
     if !info.supports(version) {
-        return Err(DecodeError::UnsupportedVersion { message: info.name, version });
+        return Err(DecodeError::UnsupportedVersion {
+            message: info.name,
+            version,
+        });
     }
     let header = RequestHeader::decode(frame, info.request_header_version(version))?;
     Ok((header, info))
@@ -50,7 +61,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     let (header, info) = decode_request_header(&mut frame)?;
     let body = RequestBody::decode(info.key, header.request_api_version, &mut frame)?;
     if !frame.is_empty() {
-        return Err(DecodeError::TrailingBytes { message: info.name, remaining: frame.len() });
+        return Err(DecodeError::TrailingBytes {
+            message: info.name,
+            remaining: frame.len(),
+        });
     }
     Ok(Request { header, body })
 }
@@ -58,7 +72,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
 /// Encodes a request frame, length prefix included.
 pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<BytesMut, EncodeError> {
     let version = header.request_api_version;
-    let info = api(body.api_key()).ok_or(EncodeError::UnsupportedVersion { message: "request", version })?;
+    let info = api(body.api_key()).ok_or(EncodeError::UnsupportedVersion {
+        message: "request",
+        version,
+    })?;
     let header_version = info.request_header_version(version);
     let size = header.encoded_size(header_version) + body.encoded_size(version);
     let mut buf = BytesMut::with_capacity(4 + size);
@@ -70,12 +87,19 @@ pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Byte
 
 /// Decodes a response frame to a request of `api_key` at `version` (the caller remembers them by
 /// correlation id; the response itself does not carry them).
-pub fn decode_response(mut frame: Bytes, api_key: i16, version: i16) -> Result<(ResponseHeader, ResponseBody), DecodeError> {
+pub fn decode_response(
+    mut frame: Bytes,
+    api_key: i16,
+    version: i16,
+) -> Result<(ResponseHeader, ResponseBody), DecodeError> {
     let info = api(api_key).ok_or(DecodeError::UnknownApiKey { api_key })?;
     let header = ResponseHeader::decode(&mut frame, info.response_header_version(version))?;
     let body = ResponseBody::decode(api_key, version, &mut frame)?;
     if !frame.is_empty() {
-        return Err(DecodeError::TrailingBytes { message: info.name, remaining: frame.len() });
+        return Err(DecodeError::TrailingBytes {
+            message: info.name,
+            remaining: frame.len(),
+        });
     }
     Ok((header, body))
 }
@@ -83,9 +107,15 @@ pub fn decode_response(mut frame: Bytes, api_key: i16, version: i16) -> Result<(
 /// Encodes a response frame, length prefix included, with the header version the API and
 /// version call for.
 pub fn encode_response(correlation_id: i32, body: &ResponseBody, version: i16) -> Result<BytesMut, EncodeError> {
-    let info = api(body.api_key()).ok_or(EncodeError::UnsupportedVersion { message: "response", version })?;
+    let info = api(body.api_key()).ok_or(EncodeError::UnsupportedVersion {
+        message: "response",
+        version,
+    })?;
     let header_version = info.response_header_version(version);
-    let header = ResponseHeader { correlation_id, ..Default::default() };
+    let header = ResponseHeader {
+        correlation_id,
+        ..Default::default()
+    };
     let size = header.encoded_size(header_version) + body.encoded_size(version);
     let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(frame_length(size, "response")?);

@@ -8,12 +8,15 @@
 //! - [`registry`]: the API table (key, versions, flexibility, exposure) and header versions.
 //! - [`frame`]: whole request and response frames: header plus body.
 //! - [`records`]: record batches (magic v2), records and compression.
+//! - [`error_code`]: Kafka's error-code table: code, name, retriable, default message.
 
 pub mod codec;
+pub mod error_code;
 pub mod frame;
 pub mod generated;
 pub mod records;
 pub mod registry;
 
 pub use codec::{DecodeError, EncodeError, Message, Request, Uuid};
-pub use registry::{api, ApiInfo, Exposure};
+pub use error_code::ErrorCode;
+pub use registry::{ApiInfo, Exposure, api};

@@ -63,7 +63,11 @@ impl ApiInfo {
     /// and always 0 for ApiVersions, so that a client can read the answer before it knows which
     /// versions the broker speaks.
     pub fn response_header_version(&self, version: i16) -> i16 {
-        if self.key != API_KEY_API_VERSIONS && self.is_flexible(version) { 1 } else { 0 }
+        if self.key != API_KEY_API_VERSIONS && self.is_flexible(version) {
+            1
+        } else {
+            0
+        }
     }
 }
 

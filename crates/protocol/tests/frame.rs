@@ -1,18 +1,24 @@
 //! Whole request and response frames: header versions, dispatch by API key, refusals.
 
 use bytes::Bytes;
+use sluice_protocol::DecodeError;
 use sluice_protocol::frame::{decode_request, decode_response, encode_request, encode_response};
 use sluice_protocol::generated::{
     ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, RequestBody, RequestHeader, ResponseBody,
 };
-use sluice_protocol::DecodeError;
 
 #[test]
 fn unknown_api_keys_and_versions_are_errors() {
     let unknown_key = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
-    assert_eq!(decode_request(unknown_key), Err(DecodeError::UnknownApiKey { api_key: 0x7f00 }));
+    assert_eq!(
+        decode_request(unknown_key),
+        Err(DecodeError::UnknownApiKey { api_key: 0x7f00 })
+    );
     let bad_version = Bytes::from_static(&[0, 3, 0x7f, 0, 0, 0, 0, 1, 0xff, 0xff]);
-    assert!(matches!(decode_request(bad_version), Err(DecodeError::UnsupportedVersion { version: 0x7f00, .. })));
+    assert!(matches!(
+        decode_request(bad_version),
+        Err(DecodeError::UnsupportedVersion { version: 0x7f00, .. })
+    ));
 }
 
 #[test]
@@ -42,17 +48,32 @@ fn flexible_requests_use_header_v2_with_a_classic_client_id() {
 
 #[test]
 fn old_requests_use_header_v1() {
-    let header = RequestHeader { request_api_key: 3, request_api_version: 1, correlation_id: 1, client_id: None, ..Default::default() };
-    let body = RequestBody::Metadata(MetadataRequest { topics: None, ..Default::default() });
+    let header = RequestHeader {
+        request_api_key: 3,
+        request_api_version: 1,
+        correlation_id: 1,
+        client_id: None,
+        ..Default::default()
+    };
+    let body = RequestBody::Metadata(MetadataRequest {
+        topics: None,
+        ..Default::default()
+    });
     let frame = encode_request(&header, &body).unwrap();
     // Header v1 has no tagged fields: key, version, correlation id, null client id, then the
     // null topic array (-1 means all topics in v1+).
-    assert_eq!(&frame[4..], &[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(
+        &frame[4..],
+        &[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+    );
 }
 
 #[test]
 fn api_versions_responses_always_use_header_v0() {
-    let body = ResponseBody::ApiVersions(ApiVersionsResponse { error_code: 35, ..Default::default() });
+    let body = ResponseBody::ApiVersions(ApiVersionsResponse {
+        error_code: 35,
+        ..Default::default()
+    });
     let frame = encode_response(9, &body, 3).unwrap();
     // Correlation id straight after the length, and no tagged-field byte for the header, even
     // though ApiVersions v3 is flexible.
@@ -66,5 +87,8 @@ fn api_versions_responses_always_use_header_v0() {
 #[test]
 fn trailing_bytes_after_a_request_are_an_error() {
     let frame = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00]);
-    assert!(matches!(decode_request(frame), Err(DecodeError::TrailingBytes { remaining: 1, .. })));
+    assert!(matches!(
+        decode_request(frame),
+        Err(DecodeError::TrailingBytes { remaining: 1, .. })
+    ));
 }

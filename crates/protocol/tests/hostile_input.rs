@@ -56,7 +56,10 @@ fn huge_counts_are_rejected_without_large_allocations() {
             matches!(result, Err(DecodeError::ArrayTooLong { count: 2147483647, .. })),
             "Metadata v{version}: {result:?}"
         );
-        assert!(peak < SMALL_FRAME_PEAK_BYTES_MAX, "Metadata v{version} reserved {peak} bytes");
+        assert!(
+            peak < SMALL_FRAME_PEAK_BYTES_MAX,
+            "Metadata v{version} reserved {peak} bytes"
+        );
     }
 
     // The same as a whole request frame: header (Metadata v4, correlation id 7, null client id)
@@ -95,5 +98,8 @@ fn huge_counts_are_rejected_without_large_allocations() {
         }
     }
     // Some small bodies are legitimately valid (e.g. all-fixed-width requests); most are not.
-    assert!(decoded < APIS.len() * 6 * 4, "suspiciously many hostile bodies decoded: {decoded}");
+    assert!(
+        decoded < APIS.len() * 6 * 4,
+        "suspiciously many hostile bodies decoded: {decoded}"
+    );
 }

@@ -64,7 +64,10 @@ impl Rng {
         if self.chance(3) {
             let mut tag = 1000 + (self.next() % 100) as u32;
             for _ in 0..1 + self.next() % 2 {
-                fields.push(RawTaggedField { tag, data: self.bytes() });
+                fields.push(RawTaggedField {
+                    tag,
+                    data: self.bytes(),
+                });
                 tag += 1 + (self.next() % 1000) as u32;
             }
         }
@@ -76,8 +79,17 @@ pub fn check_round_trip<M: Message>(x: &M, v: i16) {
     let encoded = x
         .encode_to_bytes(v)
         .unwrap_or_else(|e| panic!("{} v{v}: encode failed: {e}\nvalue: {x:?}", M::NAME));
-    assert_eq!(encoded.len(), x.encoded_size(v), "{} v{v}: computed size differs from encoded length", M::NAME);
-    let back = M::decode_exact(encoded.clone(), v)
-        .unwrap_or_else(|e| panic!("{} v{v}: decode failed: {e}\nbytes: {encoded:02x?}\nvalue: {x:?}", M::NAME));
+    assert_eq!(
+        encoded.len(),
+        x.encoded_size(v),
+        "{} v{v}: computed size differs from encoded length",
+        M::NAME
+    );
+    let back = M::decode_exact(encoded.clone(), v).unwrap_or_else(|e| {
+        panic!(
+            "{} v{v}: decode failed: {e}\nbytes: {encoded:02x?}\nvalue: {x:?}",
+            M::NAME
+        )
+    });
     assert_eq!(&back, x, "{} v{v}: value changed in a round trip", M::NAME);
 }
