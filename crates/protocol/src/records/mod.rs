@@ -48,8 +48,8 @@
 //! * **Decompression is capped.** Every codec takes `max_bytes` and fails
 //!   with [`RecordsError::DecompressedTooLarge`] past it; the output buffer
 //!   never grows beyond `max_bytes + 1`, and sizes the format declares up
-//!   front (snappy preambles, LZ4/zstd content size, gzip ISIZE) are
-//!   checked before allocating. See [`compression`](Compression) for the
+//!   front (snappy preambles, LZ4/zstd content size) are checked before
+//!   allocating. See [`compression`](Compression) for the
 //!   codecs' remaining working memory.
 //! * **Zero copy.** Uncompressed batches are never copied; compressed ones
 //!   are decompressed once into a `Bytes` that records slice.

@@ -3,10 +3,10 @@
 //! Every decoder writes into an output buffer whose growth this module
 //! controls ([`CappedBuf`]): its capacity never exceeds `max_bytes + 1`, and a
 //! decoder that produces byte `max_bytes + 1` is stopped with
-//! [`RecordsError::DecompressedTooLarge`]. Sizes declared by the format
-//! (snappy's length preamble, LZ4/zstd frame content size, gzip ISIZE) are
-//! checked against the cap *before* anything is allocated, and are otherwise
-//! only used as capacity hints clamped to the cap.
+//! [`RecordsError::DecompressedTooLarge`]. Sizes a format declares up front
+//! (snappy's length preambles, LZ4/zstd frame content size) are checked
+//! against the cap *before* anything is allocated; gzip's ISIZE trailer is
+//! only a capacity hint (clamped to the cap), since it cannot be trusted.
 //!
 //! Working memory outside the output buffer is small and independent of the
 //! input: gzip uses flate2's ~40 KiB inflate state, snappy and LZ4 decode
@@ -48,6 +48,8 @@ const ZSTD_MIN_WINDOW_LOG: u32 = 23;
 /// Deflate cannot expand by more than about 1032:1; used to bound the
 /// capacity hint taken from gzip's (attacker-controlled) ISIZE trailer.
 const DEFLATE_MAX_RATIO: usize = 1032;
+/// gzip member magic and the deflate method byte.
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 /// Capacity to start with when the format declares nothing.
 const MIN_INITIAL_CAPACITY: usize = 4 * 1024;
 /// How much of the reserved capacity is zero-filled at a time, so that an
@@ -169,19 +171,18 @@ impl std::fmt::Display for Compression {
 }
 
 fn decompress_gzip(input: &[u8], max_bytes: usize) -> Result<Vec<u8>, RecordsError> {
-    // ISIZE (the last 4 bytes) is the last member's size mod 2^32; the true
-    // output is at least that large, so a value past the cap is a definite
-    // bomb. Otherwise it is only a hint, bounded by deflate's ratio.
+    // ISIZE (the last 4 bytes) is the last member's size mod 2^32. It is
+    // attacker-controlled and, in corrupt input, meaningless, so it is only
+    // a capacity hint, bounded by deflate's maximum ratio (and by the cap in
+    // `CappedBuf`); the cap itself is enforced on the real output.
     let mut hint = MIN_INITIAL_CAPACITY;
-    if let Some(tail) = input.len().checked_sub(4).and_then(|at| input.get(at..)) {
-        let mut isize_bytes = [0u8; 4];
-        isize_bytes.copy_from_slice(tail);
-        let isize = u32::from_le_bytes(isize_bytes);
-        let declared = usize::try_from(isize).unwrap_or(usize::MAX);
-        if input.len() >= 18 && declared > max_bytes {
-            return Err(RecordsError::DecompressedTooLarge { max_bytes });
+    if input.starts_with(&GZIP_MAGIC) {
+        if let Some(tail) = input.len().checked_sub(4).and_then(|at| input.get(at..)) {
+            let mut isize_bytes = [0u8; 4];
+            isize_bytes.copy_from_slice(tail);
+            let declared = usize::try_from(u32::from_le_bytes(isize_bytes)).unwrap_or(usize::MAX);
+            hint = declared.min(input.len().saturating_mul(DEFLATE_MAX_RATIO));
         }
-        hint = declared.min(input.len().saturating_mul(DEFLATE_MAX_RATIO));
     }
     let decoder = flate2::bufread::MultiGzDecoder::new(input);
     read_capped(decoder, Compression::Gzip, max_bytes, hint)
