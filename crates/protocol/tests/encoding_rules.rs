@@ -194,3 +194,33 @@ fn classic_and_compact_strings() {
         &[2, 3, b'a', b'b', 0, 1, 0, 0, 0]
     );
 }
+
+#[test]
+fn records_are_slices_of_the_frame_not_copies() {
+    use sluice_protocol::generated::ProduceRequest;
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    let request = ProduceRequest {
+        acks: 1,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(Bytes::from(vec![9u8; 4096])),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for version in [3, 9, 12] {
+        let frame = request.encode_to_bytes(version).unwrap();
+        let decoded = ProduceRequest::decode_exact(frame.clone(), version).unwrap();
+        let records = decoded.topic_data[0].partition_data[0].records.as_ref().unwrap();
+        let frame_range = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len();
+        assert!(
+            frame_range.contains(&(records.as_ptr() as usize)),
+            "v{version}: records were copied"
+        );
+        assert_eq!(records.len(), 4096);
+    }
+}
