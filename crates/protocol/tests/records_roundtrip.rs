@@ -592,3 +592,38 @@ proptest! {
         prop_assert_eq!(&back[..], &data[..]);
     }
 }
+
+/// Writes a seed corpus for `fuzz/` (valid batches for every codec, control
+/// batches, multi-batch blobs) into `$SLUICE_FUZZ_SEEDS_DIR`. Run with
+/// `SLUICE_FUZZ_SEEDS_DIR=fuzz/corpus/record_batch cargo test -p
+/// sluice-protocol --test records_roundtrip write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes files; run by hand to seed the fuzzer"]
+fn write_fuzz_seeds() {
+    let dir = std::env::var("SLUICE_FUZZ_SEEDS_DIR").expect("set SLUICE_FUZZ_SEEDS_DIR");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for codec in Compression::ALL {
+        for n in [1, 3, 20] {
+            let batch = build(&sample_records(n), 0, codec);
+            seeds.push((format!("{codec}-{n}"), batch.as_bytes().to_vec()));
+        }
+        let two = [
+            build(&sample_records(2), 0, codec).as_bytes().to_vec(),
+            build(&sample_records(2), 2, codec).as_bytes().to_vec(),
+        ]
+        .concat();
+        seeds.push((format!("{codec}-two-batches"), two));
+    }
+    for ty in [ControlRecordType::Abort, ControlRecordType::Commit] {
+        let b = records::end_txn_marker_batch(0, 1, 0, ty, EndTxnMarker::new(3), 0).unwrap();
+        seeds.push((format!("control-{ty:?}"), b.as_bytes().to_vec()));
+    }
+    seeds.push((
+        "empty-batch".into(),
+        BatchBuilder::new(0).build().unwrap().as_bytes().to_vec(),
+    ));
+    for (name, bytes) in seeds {
+        std::fs::write(format!("{dir}/seed-{name}"), bytes).unwrap();
+    }
+}

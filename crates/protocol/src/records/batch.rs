@@ -104,26 +104,31 @@ impl Attributes {
     }
 
     /// Returns a copy with the codec bits replaced.
+    #[must_use]
     pub fn with_compression(self, compression: Compression) -> Attributes {
         Attributes((self.0 & !COMPRESSION_MASK) | i16::from(compression.id()))
     }
 
     /// Returns a copy with the timestamp type bit replaced.
+    #[must_use]
     pub fn with_timestamp_type(self, timestamp_type: TimestampType) -> Attributes {
         self.with_bit(TIMESTAMP_TYPE_BIT, timestamp_type == TimestampType::LogAppendTime)
     }
 
     /// Returns a copy with the transactional bit set or cleared.
+    #[must_use]
     pub fn with_transactional(self, on: bool) -> Attributes {
         self.with_bit(TRANSACTIONAL_BIT, on)
     }
 
     /// Returns a copy with the control bit set or cleared.
+    #[must_use]
     pub fn with_control(self, on: bool) -> Attributes {
         self.with_bit(CONTROL_BIT, on)
     }
 
     /// Returns a copy with the delete horizon bit set or cleared.
+    #[must_use]
     pub fn with_delete_horizon(self, on: bool) -> Attributes {
         self.with_bit(DELETE_HORIZON_BIT, on)
     }

@@ -18,6 +18,7 @@ use super::record::{Header, NewRecord, encode_record};
 /// from the delete horizon, if set); `build` fills in `batchLength`,
 /// `lastOffsetDelta`, `maxTimestamp`, `recordsCount` and the CRC.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct BatchBuilder {
     base_offset: i64,
     partition_leader_epoch: i32,

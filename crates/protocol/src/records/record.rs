@@ -284,6 +284,7 @@ impl NewRecord {
     }
 
     /// Adds a header.
+    #[must_use]
     pub fn with_header(mut self, key: impl Into<Bytes>, value: Option<Bytes>) -> NewRecord {
         self.headers.push(Header::new(key, value));
         self

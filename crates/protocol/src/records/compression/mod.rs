@@ -225,7 +225,7 @@ fn read_capped<R: Read>(
         match reader.read(spare) {
             Ok(0) => break,
             Ok(n) => out.advance(n)?,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 return Err(RecordsError::Decompression {
                     codec,
