@@ -500,7 +500,8 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], partition_leader_epoch: i32)
     Ok(())
 }
 
-/// CRC-32C over `batch[21..]`, where `batch` is exactly one batch.
+/// CRC-32C of the batch at the start of `batch` (which may be followed by
+/// more bytes), over its bytes from `attributes` (offset 21) to its end.
 pub fn compute_crc(batch: &[u8]) -> Result<u32, RecordsError> {
     let total = frame_batch(batch)?;
     let covered = batch.get(ATTRIBUTES_AT..total).ok_or(RecordsError::Truncated {
