@@ -593,14 +593,15 @@ proptest! {
     }
 }
 
-/// Writes a seed corpus for `fuzz/` (valid batches for every codec, control
-/// batches, multi-batch blobs) into `$SLUICE_FUZZ_SEEDS_DIR`. Run with
-/// `SLUICE_FUZZ_SEEDS_DIR=fuzz/corpus/record_batch cargo test -p
-/// sluice-protocol --test records_roundtrip write_fuzz_seeds -- --ignored`.
+/// Builds the fuzzer's seed corpus (valid batches for every codec, control batches, multi-batch
+/// blobs) and checks every seed reads back as valid batches. The seeds go to
+/// `$SLUICE_FUZZ_SEEDS_DIR` when set (`scripts/fuzz-smoke.sh` sets it to
+/// `fuzz/corpus/record_batch`), otherwise to a scratch directory.
 #[test]
-#[ignore = "writes files; run by hand to seed the fuzzer"]
 fn write_fuzz_seeds() {
-    let dir = std::env::var("SLUICE_FUZZ_SEEDS_DIR").expect("set SLUICE_FUZZ_SEEDS_DIR");
+    let dir = std::env::var("SLUICE_FUZZ_SEEDS_DIR").unwrap_or_else(|_| {
+        std::env::temp_dir().join(format!("sluice-fuzz-seeds-{}", std::process::id())).display().to_string()
+    });
     std::fs::create_dir_all(&dir).unwrap();
     let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for codec in Compression::ALL {
@@ -623,7 +624,16 @@ fn write_fuzz_seeds() {
         "empty-batch".into(),
         BatchBuilder::new(0).build().unwrap().as_bytes().to_vec(),
     ));
-    for (name, bytes) in seeds {
-        std::fs::write(format!("{dir}/seed-{name}"), bytes).unwrap();
+    for (name, bytes) in &seeds {
+        let path = format!("{dir}/seed-{name}");
+        std::fs::write(&path, bytes).unwrap();
+        let read_back = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        let mut count = 0;
+        for batch in records::batches(read_back) {
+            let batch = batch.unwrap_or_else(|e| panic!("seed {name}: {e}"));
+            batch.verify_crc().unwrap_or_else(|e| panic!("seed {name}: {e}"));
+            count += 1;
+        }
+        assert!(count >= 1, "seed {name} holds no batch");
     }
 }
