@@ -251,7 +251,10 @@ fn xxhash32(data: &[u8]) -> u32 {
         h = h.wrapping_add(v.wrapping_mul(P3)).rotate_left(17).wrapping_mul(P4);
     }
     for &b in words.remainder() {
-        h = h.wrapping_add(u32::from(b).wrapping_mul(P5)).rotate_left(11).wrapping_mul(P1);
+        h = h
+            .wrapping_add(u32::from(b).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
     }
     h ^= h >> 15;
     h = h.wrapping_mul(P2);
@@ -337,7 +340,12 @@ fn legitimate_batch_at_the_cap_still_decodes() {
     // The cap is a limit, not a tax: data of exactly CAP_BYTES decodes, and
     // memory stays near the output size.
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         let data = vec![1u8; CAP_BYTES];
         let mut compressed = Vec::new();
         codec.compress(&data, &mut compressed).unwrap();
@@ -346,6 +354,10 @@ fn legitimate_batch_at_the_cap_still_decodes() {
         let (out, usage) = measure(|| codec.decompress(&compressed, CAP_BYTES).map(|b| b.len()));
         assert_eq!(out.unwrap(), CAP_BYTES, "{codec}");
         assert!(usage.largest_bytes <= CAP_BYTES + 1, "{codec}");
-        assert!(usage.peak_bytes <= CAP_BYTES + SLACK_BYTES, "{codec}: {}", usage.peak_bytes);
+        assert!(
+            usage.peak_bytes <= CAP_BYTES + SLACK_BYTES,
+            "{codec}: {}",
+            usage.peak_bytes
+        );
     }
 }

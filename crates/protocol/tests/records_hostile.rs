@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use sluice_protocol::records::{
-    self, Attributes, BATCH_HEADER_BYTES, BatchBuilder, BatchHeader, Compression, NewRecord,
-    RecordBatch, RecordsError, batches,
+    self, Attributes, BATCH_HEADER_BYTES, BatchBuilder, BatchHeader, Compression, NewRecord, RecordBatch, RecordsError,
+    batches,
 };
 
 const CAP_BYTES: usize = 1 << 20;
@@ -159,7 +159,14 @@ fn huge_header_count_is_rejected_without_allocating() {
     payload.extend_from_slice(&body);
     let err = first_record_error(&raw_batch(1, 0, &payload));
     assert!(
-        matches!(err, RecordsError::InvalidLength { field: "header count", length: 2147483647, .. }),
+        matches!(
+            err,
+            RecordsError::InvalidLength {
+                field: "header count",
+                length: 2147483647,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -180,7 +187,16 @@ fn record_level_corruption_is_classified() {
     let mut long = good.clone();
     long[0] = 40 << 1;
     let err = first_record_error(&raw_batch(1, 0, &long));
-    assert!(matches!(err, RecordsError::InvalidLength { field: "record length", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RecordsError::InvalidLength {
+                field: "record length",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Negative record length.
     let err = first_record_error(&raw_batch(1, 0, &[0x01]));
@@ -196,19 +212,47 @@ fn record_level_corruption_is_classified() {
     // Value length beyond the record body.
     let bad_value = [0x0e, 0, 0, 0, 1, 0x10, b'a', 0];
     let err = first_record_error(&raw_batch(1, 0, &bad_value));
-    assert!(matches!(err, RecordsError::InvalidLength { field: "record value", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RecordsError::InvalidLength {
+                field: "record value",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Key length below -1.
     let bad_key = [0x0e, 0, 0, 0, 3, 2, b'a', 0];
     let err = first_record_error(&raw_batch(1, 0, &bad_key));
-    assert!(matches!(err, RecordsError::InvalidLength { field: "record key", length: -2, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RecordsError::InvalidLength {
+                field: "record key",
+                length: -2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Null header key.
     let null_hkey = [0u8, 0, 0, 1, 1, 2, 1, 1];
     let mut p = vec![(null_hkey.len() as u8) << 1];
     p.extend_from_slice(&null_hkey);
     let err = first_record_error(&raw_batch(1, 0, &p));
-    assert!(matches!(err, RecordsError::InvalidLength { field: "header key", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RecordsError::InvalidLength {
+                field: "header key",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Count says 3, data has 2.
     let two = [good.clone(), good.clone()].concat();
@@ -219,7 +263,10 @@ fn record_level_corruption_is_classified() {
     let err = first_record_error(&raw_batch(1, 0, &two));
     assert_eq!(
         err,
-        RecordsError::TrailingBytes { declared: 1, trailing_bytes: good.len() }
+        RecordsError::TrailingBytes {
+            declared: 1,
+            trailing_bytes: good.len()
+        }
     );
 
     // Negative count.
@@ -232,7 +279,16 @@ fn record_level_corruption_is_classified() {
     let mut off = good.clone();
     off[3] = 2; // offset delta 1
     let err = first_record_error(&raw_batch(1, i64::MAX, &off));
-    assert!(matches!(err, RecordsError::Overflow { field: "record offset", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RecordsError::Overflow {
+                field: "record offset",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -263,21 +319,23 @@ fn arb_header() -> impl Strategy<Value = BatchHeader> {
         any::<i64>(),
         prop_oneof![Just(0i32), Just(1), Just(12), -2i32..100, any::<i32>()],
     )
-        .prop_map(|(base_offset, attrs, last_offset_delta, base_ts, max_ts, count)| BatchHeader {
-            base_offset,
-            batch_length_bytes: 0,
-            partition_leader_epoch: -1,
-            magic: 2,
-            crc: 0,
-            attributes: Attributes::from_bits(attrs),
-            last_offset_delta,
-            base_timestamp_ms: base_ts,
-            max_timestamp_ms: max_ts,
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: last_offset_delta,
-            records_count: count,
-        })
+        .prop_map(
+            |(base_offset, attrs, last_offset_delta, base_ts, max_ts, count)| BatchHeader {
+                base_offset,
+                batch_length_bytes: 0,
+                partition_leader_epoch: -1,
+                magic: 2,
+                crc: 0,
+                attributes: Attributes::from_bits(attrs),
+                last_offset_delta,
+                base_timestamp_ms: base_ts,
+                max_timestamp_ms: max_ts,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: last_offset_delta,
+                records_count: count,
+            },
+        )
 }
 
 proptest! {

@@ -3,9 +3,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use sluice_protocol::records::{
-    self, Attributes, BATCH_HEADER_BYTES, BatchBuilder, BatchHeader, Compression,
-    ControlRecordKey, ControlRecordType, EndTxnMarker, Header, NO_SEQUENCE, NewRecord, Record,
-    RecordBatch, RecordsError, TimestampType, batches,
+    self, Attributes, BATCH_HEADER_BYTES, BatchBuilder, BatchHeader, Compression, ControlRecordKey, ControlRecordType,
+    EndTxnMarker, Header, NO_SEQUENCE, NewRecord, Record, RecordBatch, RecordsError, TimestampType, batches,
 };
 
 const MAX_BYTES: usize = 64 << 20;
@@ -25,7 +24,11 @@ fn sample_records(n: usize) -> Vec<NewRecord> {
             };
             let mut r = NewRecord::new(1_700_000_000_000 + (i as i64 * 13) % 1000, key, value);
             for h in 0..(i % 4) {
-                let hv = if h == 2 { None } else { Some(Bytes::from(vec![h as u8; h])) };
+                let hv = if h == 2 {
+                    None
+                } else {
+                    Some(Bytes::from(vec![h as u8; h]))
+                };
                 r = r.with_header(format!("h{h}"), hv);
             }
             r
@@ -74,10 +77,7 @@ fn round_trip_every_codec() {
         assert_eq!(h.last_offset_delta, 499);
         assert_eq!(h.last_offset().unwrap(), 1499);
         assert_eq!(h.base_timestamp_ms, input[0].timestamp_ms);
-        assert_eq!(
-            h.max_timestamp_ms,
-            input.iter().map(|r| r.timestamp_ms).max().unwrap()
-        );
+        assert_eq!(h.max_timestamp_ms, input.iter().map(|r| r.timestamp_ms).max().unwrap());
         assert_eq!(h.size_bytes(), Some(batch.size_bytes()));
         assert_same(&decode_all(&batch), &input, 1000);
 
@@ -86,10 +86,7 @@ fn round_trip_every_codec() {
         assert_eq!(again, batch);
         if codec != Compression::None {
             let plain = build(&input, 1000, Compression::None);
-            assert!(
-                batch.size_bytes() < plain.size_bytes(),
-                "{codec} did not compress"
-            );
+            assert!(batch.size_bytes() < plain.size_bytes(), "{codec} did not compress");
         }
     }
 }
@@ -153,10 +150,7 @@ fn log_append_time_reports_max_timestamp() {
         b.append(r).unwrap();
     }
     let batch = b.build().unwrap();
-    assert_eq!(
-        batch.header().attributes.timestamp_type(),
-        TimestampType::LogAppendTime
-    );
+    assert_eq!(batch.header().attributes.timestamp_type(), TimestampType::LogAppendTime);
     assert_eq!(batch.header().max_timestamp_ms, 1_800_000_000_000);
     for (rec, r) in decode_all(&batch).iter().zip(&input) {
         assert_eq!(rec.timestamp_ms, 1_800_000_000_000);
@@ -219,22 +213,17 @@ fn header_encode_decode() {
     assert_eq!(BatchHeader::decode(&encoded).unwrap(), h);
     assert_eq!(
         BatchHeader::decode(&encoded[..60]),
-        Err(RecordsError::Truncated { needed: 61, available: 60 })
+        Err(RecordsError::Truncated {
+            needed: 61,
+            available: 60
+        })
     );
 }
 
 #[test]
 fn control_batches() {
     for (ty, commit) in [(ControlRecordType::Commit, true), (ControlRecordType::Abort, false)] {
-        let batch = records::end_txn_marker_batch(
-            500,
-            42,
-            3,
-            ty,
-            EndTxnMarker::new(17),
-            1_700_000_000_000,
-        )
-        .unwrap();
+        let batch = records::end_txn_marker_batch(500, 42, 3, ty, EndTxnMarker::new(17), 1_700_000_000_000).unwrap();
         batch.verify_crc().unwrap();
         let h = batch.header();
         assert!(h.attributes.is_control());
@@ -249,23 +238,18 @@ fn control_batches() {
         assert_eq!(key.record_type, ty);
         let (t, marker) = recs[0].end_txn_marker().unwrap();
         assert_eq!(t == ControlRecordType::Commit, commit);
-        assert_eq!(marker, EndTxnMarker { version: 0, coordinator_epoch: 17 });
-        // Byte layout: key = version 0, type; value = version 0, epoch.
         assert_eq!(
-            recs[0].key.as_deref(),
-            Some(&[0, 0, 0, if commit { 1 } else { 0 }][..])
+            marker,
+            EndTxnMarker {
+                version: 0,
+                coordinator_epoch: 17
+            }
         );
+        // Byte layout: key = version 0, type; value = version 0, epoch.
+        assert_eq!(recs[0].key.as_deref(), Some(&[0, 0, 0, if commit { 1 } else { 0 }][..]));
         assert_eq!(recs[0].value.as_deref(), Some(&[0, 0, 0, 0, 0, 17][..]));
     }
-    assert!(records::end_txn_marker_batch(
-        0,
-        1,
-        1,
-        ControlRecordType::LeaderChange,
-        EndTxnMarker::new(0),
-        0
-    )
-    .is_err());
+    assert!(records::end_txn_marker_batch(0, 1, 1, ControlRecordType::LeaderChange, EndTxnMarker::new(0), 0).is_err());
 }
 
 #[test]
@@ -280,14 +264,14 @@ fn control_key_decoding() {
     );
     assert!(ControlRecordKey::decode(&[0, 0, 0]).is_err());
     assert!(ControlRecordKey::decode(&[0xff, 0xff, 0, 0]).is_err());
-    assert_eq!(
-        ControlRecordKey::new(ControlRecordType::Abort).encode(),
-        [0, 0, 0, 0]
-    );
+    assert_eq!(ControlRecordKey::new(ControlRecordType::Abort).encode(), [0, 0, 0, 0]);
     for id in -1..8 {
         assert_eq!(ControlRecordType::from_id(id).id(), id);
     }
-    assert_eq!(EndTxnMarker::decode(&[0, 0, 0, 0, 0, 5, 1]).unwrap().coordinator_epoch, 5);
+    assert_eq!(
+        EndTxnMarker::decode(&[0, 0, 0, 0, 0, 5, 1]).unwrap().coordinator_epoch,
+        5
+    );
     assert!(EndTxnMarker::decode(&[0, 0, 0, 0, 5]).is_err());
     assert!(EndTxnMarker::decode(&[0x80, 0, 0, 0, 0, 5]).is_err());
 }
@@ -479,7 +463,10 @@ fn snappy_decodes_xerial_and_raw() {
     assert_same(&decode_all(&batch), &input, 0);
 
     // Both forms through the codec API directly.
-    for form in [payload, Bytes::from(snap::raw::Encoder::new().compress_vec(b"hello").unwrap())] {
+    for form in [
+        payload,
+        Bytes::from(snap::raw::Encoder::new().compress_vec(b"hello").unwrap()),
+    ] {
         assert!(Compression::Snappy.decompress(&form, MAX_BYTES).is_ok());
     }
 }
@@ -524,19 +511,13 @@ fn arb_record() -> impl Strategy<Value = NewRecord> {
         prop_oneof![Just(-1i64), 0i64..4_000_000_000_000],
         arb_bytes(64),
         arb_bytes(512),
-        prop::collection::vec(
-            (prop::collection::vec(any::<u8>(), 0..16), arb_bytes(32)),
-            0..4,
-        ),
+        prop::collection::vec((prop::collection::vec(any::<u8>(), 0..16), arb_bytes(32)), 0..4),
     )
         .prop_map(|(timestamp_ms, key, value, headers)| NewRecord {
             timestamp_ms,
             key,
             value,
-            headers: headers
-                .into_iter()
-                .map(|(k, v)| Header::new(k, v))
-                .collect(),
+            headers: headers.into_iter().map(|(k, v)| Header::new(k, v)).collect(),
         })
 }
 
@@ -600,7 +581,10 @@ proptest! {
 #[test]
 fn write_fuzz_seeds() {
     let dir = std::env::var("SLUICE_FUZZ_SEEDS_DIR").unwrap_or_else(|_| {
-        std::env::temp_dir().join(format!("sluice-fuzz-seeds-{}", std::process::id())).display().to_string()
+        std::env::temp_dir()
+            .join(format!("sluice-fuzz-seeds-{}", std::process::id()))
+            .display()
+            .to_string()
     });
     std::fs::create_dir_all(&dir).unwrap();
     let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
