@@ -24,9 +24,16 @@ step "build"
 cargo build --workspace --all-targets --locked
 
 step "tests"
-cargo test --workspace --locked
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$test_log"
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$test_log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$test_log" | awk '{s+=$1} END {print s+0}')
 
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
 
 step "done"
+# One closing line for the whole suite (cargo prints one per test binary, the last often a
+# doc-test binary with nothing in it).
+echo "tests: ${passed} passed, ${failed} failed"
