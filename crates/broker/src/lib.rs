@@ -1,0 +1,1 @@
+//! The Kafka broker: listeners, connections, and one handler module per API.
