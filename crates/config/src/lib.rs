@@ -1,1 +1,13 @@
 //! Broker and topic configuration with Kafka property names.
+//!
+//! Sluice reads the same `server.properties` a Kafka 4.0 KRaft combined-mode
+//! node reads. This crate parses it ([`parse_properties`]), layers defaults,
+//! the file, the environment and command-line overrides, and validates the
+//! result into typed structs. It does no I/O beyond reading the one file it is
+//! given, and does no logging: warnings are returned as data.
+
+mod error;
+mod properties;
+
+pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
+pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
