@@ -1,1 +1,17 @@
 //! The Kafka broker: listeners, connections, and one handler module per API.
+//!
+//! - [`server`]: binds each listener, accepts connections within the connection limits, and
+//!   shuts down cleanly.
+//! - [`connection`]: reads length-prefixed frames within the frame-size limit and the
+//!   broker-wide bytes-in-flight budget, hands each request to its handler in arrival order, and
+//!   writes responses back in request order.
+//! - [`handlers`]: one module per API and the registry of what the broker serves, which also
+//!   answers ApiVersions.
+
+pub mod connection;
+pub mod context;
+pub mod handlers;
+pub mod server;
+
+pub use context::{Broker, BrokerSettings, ListenerSettings};
+pub use server::Server;

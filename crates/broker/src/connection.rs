@@ -1,0 +1,237 @@
+//! One client connection: frames in, responses out, in order.
+//!
+//! The reader takes one frame at a time: it reads the 4-byte length, refuses a frame longer than
+//! `socket.request.max.bytes`, then waits for that many bytes of the broker-wide
+//! `queued.max.request.bytes` budget *before* allocating the frame, so memory held by requests is
+//! bounded however many clients announce huge frames. The handler's ordered part runs before the
+//! next frame is read, so requests that change state (appends) take effect in arrival order; what
+//! a handler may wait on afterwards (an fsync, a long poll) is a future the writer awaits in
+//! request order, so responses go back in the order the requests came, as Kafka requires.
+//! Requests that get no response (produce with acks=0) are simply not written.
+//!
+//! A malformed frame, an API key or version the broker does not serve (other than ApiVersions,
+//! which answers with UNSUPPORTED_VERSION as Kafka does), or a connection idle for
+//! `connections.max.idle.ms` (including one that stalls in the middle of a frame) is logged and
+//! closed. Nothing read off the wire can panic the broker.
+
+use crate::context::Broker;
+use crate::handlers::{self, Output};
+use bytes::{Bytes, BytesMut};
+use futures::stream::{FuturesOrdered, StreamExt};
+use sluice_protocol::frame::{decode_request_header, encode_response, peek_api_key_and_version, peek_correlation_id};
+use sluice_protocol::generated::{RequestBody, ResponseBody};
+use sluice_protocol::registry::API_KEY_API_VERSIONS;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+/// The listener a connection came in on, as clients must be told to reach it.
+#[derive(Debug, Clone)]
+pub struct ListenerInfo {
+    /// The listener name, e.g. `EXTERNAL`.
+    pub name: String,
+    /// Host to advertise in Metadata for this listener.
+    pub advertised_host: String,
+    /// Port to advertise.
+    pub advertised_port: u16,
+}
+
+/// What a connection knows about itself, handed to every handler.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// The listener it arrived on: Metadata answers with that listener's addresses.
+    pub listener: Arc<ListenerInfo>,
+    /// The client's address, for logs and per-IP limits.
+    pub peer: SocketAddr,
+}
+
+/// A response being produced: resolves to the encoded frame, or `None` for no response.
+type PendingResponse = Pin<Box<dyn Future<Output = Option<BytesMut>> + Send>>;
+
+/// Why a connection ended; every variant is logged.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame of {size} bytes exceeds socket.request.max.bytes ({max_bytes})")]
+    FrameTooLarge { size: i64, max_bytes: usize },
+    #[error("invalid frame length {0}")]
+    InvalidFrameLength(i32),
+    #[error("idle for {0} ms")]
+    Idle(u64),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("could not encode a response: {0}")]
+    Encode(String),
+}
+
+/// Serves one connection until the client closes it, it breaks a rule, or the broker shuts down.
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo, mut shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let peer = info.peer;
+    let (mut reader, writer) = stream.into_split();
+    let in_flight_max = broker.settings.connection_in_flight_requests_max.max(1);
+    let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
+    let writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max));
+    let idle = Duration::from_millis(broker.settings.connections_max_idle_ms);
+
+    let result: Result<(), ConnectionError> = async {
+        loop {
+            let size = tokio::select! {
+                r = tokio::time::timeout(idle, reader.read_i32()) => match r {
+                    Err(_) => return Err(ConnectionError::Idle(broker.settings.connections_max_idle_ms)),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                    Ok(r) => r?,
+                },
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let max_bytes = broker.settings.socket_request_max_bytes;
+            if size <= 0 {
+                return Err(ConnectionError::InvalidFrameLength(size));
+            }
+            let size = size as usize;
+            if size > max_bytes || size > broker.settings.queued_max_request_bytes {
+                return Err(ConnectionError::FrameTooLarge {
+                    size: size as i64,
+                    max_bytes,
+                });
+            }
+            // Reserve the bytes before allocating them; this waits while the broker is full.
+            let permit = tokio::select! {
+                p = broker.request_bytes_budget.clone().acquire_many_owned(size as u32) => {
+                    p.map_err(|_| ConnectionError::Malformed("broker shutting down".into()))?
+                }
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let mut buf = BytesMut::zeroed(size);
+            match tokio::time::timeout(idle, reader.read_exact(&mut buf)).await {
+                Err(_) => return Err(ConnectionError::Idle(broker.settings.connections_max_idle_ms)),
+                Ok(r) => {
+                    r?;
+                }
+            }
+            let frame = buf.freeze();
+            let pending = handle_frame(&broker, &info, frame)?;
+            if let Some(pending) = pending {
+                // The permit lives until the response is produced: the request's bytes may be
+                // referenced until then.
+                let pending: PendingResponse = Box::pin(async move {
+                    let out = pending.await;
+                    drop(permit);
+                    out
+                });
+                if tx.send(pending).await.is_err() {
+                    return Ok(()); // the writer is gone: the socket closed
+                }
+            }
+        }
+    }
+    .await;
+    match &result {
+        Ok(()) => debug!(%peer, "connection closed"),
+        Err(e) => warn!(%peer, error = %e, "closing connection"),
+    }
+    drop(tx);
+    // Let responses already in progress go out, then close.
+    let _ = writer_task.await;
+}
+
+/// Decodes one frame and runs its handler's ordered part; returns the response still to come.
+fn handle_frame(
+    broker: &Arc<Broker>,
+    info: &ConnectionInfo,
+    frame: Bytes,
+) -> Result<Option<PendingResponse>, ConnectionError> {
+    let mut rest = frame.clone();
+    let (header, api) = match decode_request_header(&mut rest) {
+        Ok(ok) => ok,
+        Err(e) => {
+            // ApiVersions in a version we do not know is answered, so the client can retry with
+            // one we do (KIP-511); anything else unreadable closes the connection, as in Kafka.
+            if let (Some((API_KEY_API_VERSIONS, version)), Some(correlation_id)) =
+                (peek_api_key_and_version(&frame), peek_correlation_id(&frame))
+            {
+                debug!(version, "ApiVersions in an unsupported version");
+                let body = handlers::api_versions::unsupported_version_response();
+                let encoded =
+                    encode_response(correlation_id, &body, 0).map_err(|e| ConnectionError::Encode(e.to_string()))?;
+                return Ok(Some(Box::pin(async move { Some(encoded) })));
+            }
+            return Err(ConnectionError::Malformed(e.to_string()));
+        }
+    };
+    let version = header.request_api_version;
+    if !handlers::serves(api.key, version) {
+        if api.key == API_KEY_API_VERSIONS {
+            let body = handlers::api_versions::unsupported_version_response();
+            let encoded =
+                encode_response(header.correlation_id, &body, 0).map_err(|e| ConnectionError::Encode(e.to_string()))?;
+            return Ok(Some(Box::pin(async move { Some(encoded) })));
+        }
+        return Err(ConnectionError::Malformed(format!(
+            "{} v{version} is not served",
+            api.name
+        )));
+    }
+    let body = RequestBody::decode(api.key, version, &mut rest)
+        .map_err(|e| ConnectionError::Malformed(format!("{} v{version}: {e}", api.name)))?;
+    if !rest.is_empty() {
+        return Err(ConnectionError::Malformed(format!(
+            "{} v{version}: {} trailing bytes",
+            api.name,
+            rest.len()
+        )));
+    }
+    let correlation_id = header.correlation_id;
+    let output = handlers::dispatch(broker, info, &header, body);
+    let encode = move |body: ResponseBody| encode_response(correlation_id, &body, version).map_err(|e| e.to_string());
+    Ok(match output {
+        Output::NoResponse => None,
+        Output::Respond(body) => {
+            let encoded = encode(body).map_err(ConnectionError::Encode)?;
+            Some(Box::pin(async move { Some(encoded) }))
+        }
+        Output::Defer(future) => Some(Box::pin(async move {
+            let body = future.await?;
+            match encode(body) {
+                Ok(encoded) => Some(encoded),
+                Err(e) => {
+                    warn!(error = %e, "could not encode a response");
+                    None
+                }
+            }
+        })),
+    })
+}
+
+/// Writes responses in request order as they complete, holding at most `in_flight_max` at once.
+async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<PendingResponse>, in_flight_max: usize) {
+    let mut pending = FuturesOrdered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                if let Some(frame) = done {
+                    let frame: BytesMut = frame;
+                    if writer.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            next = rx.recv(), if open && pending.len() < in_flight_max => match next {
+                Some(p) => pending.push_back(p),
+                None => open = false,
+            },
+            else => break,
+        }
+    }
+    let _ = writer.shutdown().await;
+}

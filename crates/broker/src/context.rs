@@ -1,0 +1,85 @@
+//! State shared by every connection of a broker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// One listener: where it binds and what it tells clients to connect to.
+#[derive(Debug, Clone)]
+pub struct ListenerSettings {
+    /// The listener's name (`PLAINTEXT`, `INTERNAL`, `EXTERNAL`, ...), from `listeners`.
+    pub name: String,
+    /// Where it binds. Port 0 asks the OS for a free port (tests).
+    pub bind: SocketAddr,
+    /// Host clients are told in Metadata, from `advertised.listeners`; `None` means the bound
+    /// address.
+    pub advertised_host: Option<String>,
+    /// Port clients are told; `None` means the bound port.
+    pub advertised_port: Option<u16>,
+}
+
+/// The settings the connection layer and handlers need, with Kafka's meaning.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// `node.id`: this broker's id in Metadata.
+    pub node_id: i32,
+    /// The cluster id kept in `meta.properties`.
+    pub cluster_id: String,
+    /// `listeners` with their advertised addresses.
+    pub listeners: Vec<ListenerSettings>,
+    /// `socket.request.max.bytes`: a frame announcing more is refused and its connection closed.
+    pub socket_request_max_bytes: usize,
+    /// `queued.max.request.bytes`: bytes of request frames held across all connections at once.
+    /// A connection whose next frame does not fit waits (stops reading) until others finish, so
+    /// a thousand clients announcing huge frames cannot make the broker allocate beyond this.
+    pub queued_max_request_bytes: usize,
+    /// `max.connections`: connections accepted across all listeners.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no complete request for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// Requests one connection may have in progress (being handled or waiting to be written).
+    /// Kafka clients pipeline up to `max.in.flight.requests.per.connection` (5 by default).
+    pub connection_in_flight_requests_max: usize,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings {
+            node_id: 1,
+            cluster_id: "sluice-cluster".into(),
+            listeners: vec![ListenerSettings {
+                name: "PLAINTEXT".into(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 9092)),
+                advertised_host: None,
+                advertised_port: None,
+            }],
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            queued_max_request_bytes: 512 * 1024 * 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 10_000,
+            connections_max_idle_ms: 600_000,
+            connection_in_flight_requests_max: 16,
+        }
+    }
+}
+
+/// The broker's shared state.
+pub struct Broker {
+    /// Settings fixed at start-up.
+    pub settings: BrokerSettings,
+    /// The bytes-in-flight budget (`queued.max.request.bytes`), one permit per byte.
+    pub request_bytes_budget: Arc<Semaphore>,
+}
+
+impl Broker {
+    pub fn new(settings: BrokerSettings) -> Arc<Broker> {
+        // Semaphore permits are bounded by usize::MAX >> 3.
+        let budget = settings.queued_max_request_bytes.min(Semaphore::MAX_PERMITS);
+        Arc::new(Broker {
+            request_bytes_budget: Arc::new(Semaphore::new(budget)),
+            settings,
+        })
+    }
+}

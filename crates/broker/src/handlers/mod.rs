@@ -1,0 +1,93 @@
+//! One module per API, and the registry of what the broker serves.
+//!
+//! [`SERVED`] is the single list of APIs and versions this broker answers; ApiVersions advertises
+//! exactly it, and the connection refuses anything outside it. Each entry's range lies within
+//! what the protocol crate's codec reads and writes.
+
+pub mod api_versions;
+pub mod metadata;
+
+use crate::connection::ConnectionInfo;
+use crate::context::Broker;
+use sluice_protocol::generated::{RequestBody, RequestHeader, ResponseBody};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A response that is not ready when the handler returns (it waits on an fsync or a long poll);
+/// `None` means no response at all.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Option<ResponseBody>> + Send>>;
+
+/// What a handler's ordered part produces.
+pub enum Output {
+    /// The response, ready now.
+    Respond(ResponseBody),
+    /// The response comes later; the connection writes it in request order.
+    Defer(ResponseFuture),
+    /// No response (produce with acks=0).
+    NoResponse,
+}
+
+/// An API the broker serves, with the versions it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServedApi {
+    /// The API key.
+    pub key: i16,
+    /// Lowest version served.
+    pub min_version: i16,
+    /// Highest version served.
+    pub max_version: i16,
+}
+
+/// Every API this broker answers, ascending by key.
+pub const SERVED: &[ServedApi] = &[
+    ServedApi {
+        key: metadata::API_KEY,
+        min_version: metadata::VERSIONS.0,
+        max_version: metadata::VERSIONS.1,
+    },
+    ServedApi {
+        key: api_versions::API_KEY,
+        min_version: api_versions::VERSIONS.0,
+        max_version: api_versions::VERSIONS.1,
+    },
+];
+
+/// Whether the broker answers `key` at `version`.
+pub fn serves(key: i16, version: i16) -> bool {
+    SERVED
+        .iter()
+        .any(|a| a.key == key && a.min_version <= version && version <= a.max_version)
+}
+
+/// Runs the handler for `body`.
+pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeader, body: RequestBody) -> Output {
+    match body {
+        RequestBody::ApiVersions(req) => Output::Respond(ResponseBody::ApiVersions(api_versions::handle(header, &req))),
+        RequestBody::Metadata(req) => {
+            Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
+        }
+        // The connection only dispatches what `serves` accepts, so this is unreachable from the
+        // wire; answer defensively by closing nothing and sending nothing.
+        _ => Output::NoResponse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_versions_lie_within_the_codec() {
+        for api in SERVED {
+            let info = sluice_protocol::api(api.key).expect("known API");
+            assert!(
+                info.supports(api.min_version) && info.supports(api.max_version),
+                "{}",
+                info.name
+            );
+            assert!(api.min_version <= api.max_version);
+        }
+        assert!(SERVED.windows(2).all(|w| w[0].key < w[1].key), "ascending by key");
+    }
+}

@@ -1,0 +1,257 @@
+//! Speaks raw Kafka frames to a broker on an ephemeral port: ApiVersions and Metadata answers,
+//! ordering of pipelined responses, and the limits that protect the broker.
+
+use bytes::Bytes;
+use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
+use sluice_protocol::ErrorCode;
+use sluice_protocol::frame::{decode_response, encode_request};
+use sluice_protocol::generated::{
+    ApiVersionsRequest, MetadataRequest, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
+};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
+    let mut settings = BrokerSettings {
+        listeners: vec![
+            ListenerSettings {
+                name: "INTERNAL".into(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                advertised_host: Some("broker.internal".into()),
+                advertised_port: Some(19092),
+            },
+            ListenerSettings {
+                name: "EXTERNAL".into(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                advertised_host: None,
+                advertised_port: None,
+            },
+        ],
+        ..Default::default()
+    };
+    tweak(&mut settings);
+    Server::start(Broker::new(settings)).await.expect("server starts")
+}
+
+fn request(key: i16, version: i16, correlation_id: i32, body: RequestBody) -> Vec<u8> {
+    let header = RequestHeader {
+        request_api_key: key,
+        request_api_version: version,
+        correlation_id,
+        client_id: Some("raw-test".into()),
+        ..Default::default()
+    };
+    encode_request(&header, &body).expect("encodes").to_vec()
+}
+
+async fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
+    let size = stream.read_i32().await.ok()?;
+    let mut buf = vec![0; size as usize];
+    stream.read_exact(&mut buf).await.ok()?;
+    Some(Bytes::from(buf))
+}
+
+async fn call(
+    stream: &mut TcpStream,
+    key: i16,
+    version: i16,
+    correlation_id: i32,
+    body: RequestBody,
+) -> (ResponseHeader, ResponseBody) {
+    stream
+        .write_all(&request(key, version, correlation_id, body))
+        .await
+        .unwrap();
+    let frame = read_frame(stream).await.expect("a response");
+    decode_response(frame, key, version).expect("response decodes")
+}
+
+/// True when the broker closed the connection (EOF) within a few seconds.
+async fn closed(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+fn api_versions() -> RequestBody {
+    RequestBody::ApiVersions(ApiVersionsRequest {
+        client_software_name: "raw-test".into(),
+        client_software_version: "1.0".into(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn api_versions_lists_what_is_served_in_every_version() {
+    let server = start(|_| {}).await;
+    let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+    for version in 0..=4 {
+        let (header, body) = call(&mut s, 18, version, 100 + i32::from(version), api_versions()).await;
+        assert_eq!(header.correlation_id, 100 + i32::from(version));
+        let ResponseBody::ApiVersions(r) = body else { panic!() };
+        assert_eq!(r.error_code, 0, "v{version}");
+        let metadata = r.api_keys.iter().find(|k| k.api_key == 3).expect("Metadata advertised");
+        assert_eq!((metadata.min_version, metadata.max_version), (0, 13));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_api_versions_version_gets_a_v0_unsupported_answer() {
+    let server = start(|_| {}).await;
+    let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+    // ApiVersions v127 with a header we can read but a body we cannot.
+    let mut frame = vec![0, 18, 0, 127, 0, 0, 0, 7, 0, 1, b'x', 0, 0xde, 0xad];
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.append(&mut frame);
+    s.write_all(&out).await.unwrap();
+    let (header, body) = decode_response(read_frame(&mut s).await.unwrap(), 18, 0).unwrap();
+    assert_eq!(header.correlation_id, 7);
+    let ResponseBody::ApiVersions(r) = body else { panic!() };
+    assert_eq!(r.error_code, ErrorCode::UnsupportedVersion.code());
+    assert_eq!(r.api_keys.len(), 1);
+    assert_eq!((r.api_keys[0].api_key, r.api_keys[0].max_version), (18, 4));
+    // The connection stays usable.
+    let (_, body) = call(&mut s, 18, 3, 8, api_versions()).await;
+    assert!(matches!(body, ResponseBody::ApiVersions(r) if r.error_code == 0));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_advertises_the_listener_the_client_came_in_on() {
+    let server = start(|_| {}).await;
+    let external = server.address("EXTERNAL").unwrap();
+    for (listener, host, port) in [
+        ("INTERNAL", "broker.internal".to_owned(), 19092),
+        ("EXTERNAL", "127.0.0.1".to_owned(), external.port()),
+    ] {
+        let mut s = TcpStream::connect(server.address(listener).unwrap()).await.unwrap();
+        for version in [0, 1, 9, 12, 13] {
+            let topics = Some(vec![
+                sluice_protocol::generated::metadata_request::MetadataRequestTopic {
+                    name: Some("missing".into()),
+                    ..Default::default()
+                },
+            ]);
+            let body = RequestBody::Metadata(MetadataRequest {
+                topics,
+                ..Default::default()
+            });
+            let (_, body) = call(&mut s, 3, version, 1, body).await;
+            let ResponseBody::Metadata(r) = body else { panic!() };
+            assert_eq!(r.brokers.len(), 1);
+            assert_eq!(
+                (r.brokers[0].host.as_str(), r.brokers[0].port),
+                (host.as_str(), i32::from(port)),
+                "{listener} v{version}"
+            );
+            assert_eq!(r.topics[0].error_code, ErrorCode::UnknownTopicOrPartition.code());
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let server = start(|_| {}).await;
+    let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+    let mut burst = Vec::new();
+    for id in 0..50 {
+        let (key, version, body) = if id % 2 == 0 {
+            (18, 3, api_versions())
+        } else {
+            (3, 12, RequestBody::Metadata(MetadataRequest::default()))
+        };
+        burst.extend(request(key, version, id, body));
+    }
+    s.write_all(&burst).await.unwrap();
+    for id in 0..50 {
+        let (key, version) = if id % 2 == 0 { (18, 3) } else { (3, 12) };
+        let (header, _) = decode_response(read_frame(&mut s).await.unwrap(), key, version).unwrap();
+        assert_eq!(header.correlation_id, id);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_frames_close_the_connection_and_the_broker_stays_up() {
+    let server = start(|s| {
+        s.socket_request_max_bytes = 1024 * 1024;
+        s.connections_max_idle_ms = 300;
+    })
+    .await;
+    let addr = server.address("EXTERNAL").unwrap();
+    // A 2 GiB length prefix.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&0x7fff_ffffi32.to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await, "2 GiB frame");
+    // A negative length.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&(-1i32).to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await, "negative length");
+    // An unknown API key.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[0, 0, 0, 10, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "unknown key");
+    // The 8-byte Metadata frame with a topic count of 2^31-1.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[0, 0, 0, 14, 0, 3, 0, 4, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff])
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "huge count");
+    // A header that promises 100 bytes and stalls: closed after connections.max.idle.ms.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[0, 0, 0, 100, 0, 18]).await.unwrap();
+    assert!(closed(&mut s).await, "stalled frame");
+    // A well-behaved client still gets answers.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let (_, body) = call(&mut s, 18, 3, 1, api_versions()).await;
+    assert!(matches!(body, ResponseBody::ApiVersions(r) if r.error_code == 0));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn frames_wait_for_the_bytes_in_flight_budget() {
+    // A budget of 64 bytes: a 60-byte frame fits, a 200-byte one can never fit and is refused.
+    let server = start(|s| s.queued_max_request_bytes = 64).await;
+    let addr = server.address("EXTERNAL").unwrap();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let (_, body) = call(&mut s, 18, 3, 1, api_versions()).await;
+    assert!(matches!(body, ResponseBody::ApiVersions(_)));
+    let mut big = TcpStream::connect(addr).await.unwrap();
+    big.write_all(&200i32.to_be_bytes()).await.unwrap();
+    assert!(closed(&mut big).await);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_limits_refuse_extra_connections() {
+    let server = start(|s| s.max_connections = 2).await;
+    let addr = server.address("EXTERNAL").unwrap();
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    call(&mut a, 18, 3, 1, api_versions()).await;
+    call(&mut b, 18, 3, 1, api_versions()).await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    assert!(closed(&mut c).await, "third connection refused");
+    drop(a);
+    // Once one closes, a new one is accepted.
+    let mut d = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&request(18, 3, 9, api_versions())).await.unwrap();
+        if let Ok(Some(frame)) = tokio::time::timeout(Duration::from_millis(500), read_frame(&mut s)).await {
+            d = Some(frame);
+            break;
+        }
+    }
+    assert!(d.is_some(), "a slot frees when a connection closes");
+    server.shutdown().await;
+}
