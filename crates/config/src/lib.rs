@@ -11,3 +11,13 @@ mod properties;
 
 pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
 pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
+mod broker;
+mod defs;
+mod layers;
+
+pub use broker::{
+    BrokerConfig, CleanupPolicy, CompressionType, Listener, LoadedConfig, SecurityProtocol, TimestampType,
+    broker_config_type, load, load_from_str,
+};
+pub use defs::{ConfigType, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use layers::{MAX_VALUE_BYTES, RawConfig, RawValue, env_var_to_key, layer, read_config_file};
