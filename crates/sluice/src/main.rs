@@ -1,0 +1,128 @@
+//! `sluice`: the broker (with its controller) and, later, the admin CLI in one binary.
+
+mod meta_properties;
+
+use clap::{Parser, Subcommand};
+use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing::{info, warn};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "A Kafka-compatible event streaming platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a broker (broker and controller in one process, like KRaft combined mode).
+    Serve {
+        /// A Kafka server.properties file.
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// Sets a property, overriding the file and the environment (repeatable): -o key=value.
+        #[arg(short = 'o', long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, overrides } => match serve(config, overrides) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("sluice: {message}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Resolves a listener's bind address; an empty host means every interface.
+fn bind_address(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve listener host {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("listener host {host} has no address"))
+}
+
+fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = sluice_config::load(config.as_deref(), &env, &overrides).map_err(|e| e.to_string())?;
+    for warning in &loaded.warnings {
+        warn!("{warning}");
+    }
+    let cfg = loaded.config;
+    let data_dir = cfg.log_dirs.first().cloned().ok_or("log.dirs is empty")?;
+    let meta = meta_properties::load_or_create(&data_dir, cfg.node_id).map_err(|e| e.to_string())?;
+    info!(cluster_id = %meta.cluster_id, node_id = meta.node_id, dir = %data_dir.display(), "data directory ready");
+
+    let mut listeners = Vec::new();
+    for l in cfg
+        .listeners
+        .iter()
+        .filter(|l| !cfg.controller_listener_names.contains(&l.name))
+    {
+        let advertised = cfg.advertised_listener(&l.name);
+        listeners.push(ListenerSettings {
+            name: l.name.clone(),
+            bind: bind_address(&l.host, l.port)?,
+            advertised_host: advertised.map(|a| a.host.clone()).filter(|h| !h.is_empty()),
+            advertised_port: advertised.map(|a| a.port).filter(|p| *p != 0),
+        });
+    }
+    let settings = BrokerSettings {
+        node_id: cfg.node_id,
+        cluster_id: meta.cluster_id.clone(),
+        listeners,
+        socket_request_max_bytes: usize::try_from(cfg.socket_request_max_bytes).unwrap_or(0),
+        queued_max_request_bytes: usize::try_from(cfg.queued_max_request_bytes).unwrap_or(usize::MAX),
+        max_connections: usize::try_from(cfg.max_connections).unwrap_or(0),
+        max_connections_per_ip: usize::try_from(cfg.max_connections_per_ip).unwrap_or(0),
+        connections_max_idle_ms: u64::try_from(cfg.connections_max_idle_ms).unwrap_or(u64::MAX),
+        ..BrokerSettings::default()
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let server = Server::start(Broker::new(settings))
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        for (name, addr) in &server.bound {
+            info!(listener = %name, %addr, "sluice is ready");
+        }
+        wait_for_signal().await;
+        info!("shutting down");
+        server.shutdown().await;
+        info!("stopped");
+        Ok(())
+    })
+}
+
+/// Returns on SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the broker still runs; it stops when killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
