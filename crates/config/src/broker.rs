@@ -753,7 +753,6 @@ pub(crate) fn parse_listeners(
 }
 
 /// Every broker key's definition, for [`crate::describe_broker`].
-#[allow(dead_code)] // used by describe, next commit
 pub(crate) fn broker_defs() -> &'static [KeyDef] {
     BROKER_KEYS
 }

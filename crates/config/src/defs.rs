@@ -78,7 +78,6 @@ pub(crate) struct KeyDef {
     /// Default as text; `None` is Kafka's `null`.
     pub default: Option<&'static str>,
     pub check: Check,
-    #[allow(dead_code)]
     pub doc: &'static str,
 }
 

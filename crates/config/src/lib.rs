@@ -21,3 +21,9 @@ pub use broker::{
 };
 pub use defs::{ConfigType, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
 pub use layers::{MAX_VALUE_BYTES, RawConfig, RawValue, env_var_to_key, layer, read_config_file};
+mod topic;
+
+pub use topic::{
+    ConfigEntry, ConfigSource, ConfigSynonym, TopicConfig, describe_broker, describe_topic, topic_config_names,
+    validate_topic_overrides,
+};
