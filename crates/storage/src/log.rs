@@ -539,33 +539,47 @@ impl PartitionLog {
         Ok(None)
     }
 
-    /// ListOffsets by timestamp: the first record whose timestamp is at least
-    /// `timestamp_ms`, as `(offset, timestamp_ms)`, found via the first batch
-    /// with `maxTimestamp >= timestamp_ms` (time index, offset index, short
-    /// scan) and then its records. `None` if no record is that new. For
-    /// `LogAppendTime` batches (or ones that fail to decode) the batch's
-    /// first offset and `maxTimestamp` are returned.
+    /// ListOffsets by timestamp: the first record at or after the log start
+    /// offset whose timestamp is at least `timestamp_ms`, as `(offset,
+    /// timestamp_ms)`. Finds the first batch with `maxTimestamp >=
+    /// timestamp_ms` (time index, offset index, short scan), then its
+    /// records. `None` if no record is that new. For `LogAppendTime`
+    /// batches (or ones that fail to decode) the batch's first offset and
+    /// `maxTimestamp` are returned, as Kafka does for the former.
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>> {
+        let min_offset = self.log_start_offset;
         for seg in self.segments.values() {
-            if seg.next_offset <= self.log_start_offset {
+            if seg.next_offset <= min_offset {
                 continue;
             }
-            if let Some(h) = seg.first_batch_at_or_after(timestamp_ms)? {
-                let (offset, ts) = self.record_at_or_after(seg, &h, timestamp_ms)?;
-                return Ok(Some((offset.max(self.log_start_offset), ts)));
+            let Some(mut pos) = seg.timestamp_scan_start(timestamp_ms, min_offset)? else {
+                continue;
+            };
+            while pos < seg.size_bytes {
+                let (h, size) = seg.header_at(pos)?;
+                if h.max_timestamp_ms >= timestamp_ms && h.last_offset().unwrap_or(i64::MAX) >= min_offset {
+                    if let Some(found) = self.record_at_or_after(seg, &h, pos, timestamp_ms, min_offset)? {
+                        return Ok(Some(found));
+                    }
+                }
+                pos += size;
             }
         }
         Ok(None)
     }
 
-    fn record_at_or_after(&self, seg: &Segment, h: &BatchHeader, timestamp_ms: i64) -> Result<(i64, i64)> {
-        let fallback = (h.base_offset, h.max_timestamp_ms);
+    fn record_at_or_after(
+        &self,
+        seg: &Segment,
+        h: &BatchHeader,
+        pos: u64,
+        timestamp_ms: i64,
+        min_offset: i64,
+    ) -> Result<Option<(i64, i64)>> {
+        let fallback = Some((h.base_offset.max(min_offset), h.max_timestamp_ms));
         if h.attributes.timestamp_type() == TimestampType::LogAppendTime {
             return Ok(fallback);
         }
-        let Some(pos) = seg.find_position(h.base_offset)? else {
-            return Ok(fallback);
-        };
         let bytes = seg.read_batches(pos, 0)?;
         let Ok(batch) = RecordBatch::parse(bytes) else {
             return Ok(fallback);
@@ -575,29 +589,31 @@ impl PartitionLog {
         };
         for record in records {
             match record {
-                Ok(r) if r.timestamp_ms >= timestamp_ms => return Ok((r.offset, r.timestamp_ms)),
+                Ok(r) if r.timestamp_ms >= timestamp_ms && r.offset >= min_offset => {
+                    return Ok(Some((r.offset, r.timestamp_ms)));
+                }
                 Ok(_) => {}
-                Err(_) => break,
+                Err(_) => return Ok(fallback),
             }
         }
-        Ok(fallback)
+        Ok(None)
     }
 
-    /// ListOffsets MAX_TIMESTAMP (KIP-734): the record with the largest
-    /// timestamp (the first such), as `(offset, timestamp_ms)`; `None` if
-    /// the log has no timestamped records.
+    /// ListOffsets MAX_TIMESTAMP (KIP-734): the first record with the
+    /// largest timestamp, as `(offset, timestamp_ms)`; `None` if the log
+    /// has no timestamped records.
     pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>> {
-        let mut best: Option<&Segment> = None;
-        for seg in self.segments.values() {
-            if seg.max_timestamp_ms >= 0 && best.is_none_or(|b| seg.max_timestamp_ms > b.max_timestamp_ms) {
-                best = Some(seg);
-            }
+        let max = self
+            .segments
+            .values()
+            .filter(|s| s.next_offset > self.log_start_offset)
+            .map(|s| s.max_timestamp_ms)
+            .max()
+            .unwrap_or(-1);
+        if max < 0 {
+            return Ok(None);
         }
-        let Some(seg) = best else { return Ok(None) };
-        match seg.first_batch_at_or_after(seg.max_timestamp_ms)? {
-            Some(h) => self.record_at_or_after(seg, &h, seg.max_timestamp_ms).map(Some),
-            None => Ok(None),
-        }
+        self.offset_for_timestamp(max)
     }
 
     /// Headers of the batches from the one containing `offset` to the end

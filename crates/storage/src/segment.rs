@@ -380,24 +380,20 @@ impl Segment {
         Ok(Bytes::from(buf))
     }
 
-    /// Header of the first batch with `maxTimestamp >= timestamp_ms`, if any
-    /// (uses the time index, then the offset index, then a short scan).
-    pub(crate) fn first_batch_at_or_after(&self, timestamp_ms: i64) -> Result<Option<BatchHeader>> {
+    /// Where to start scanning for the first batch with `maxTimestamp >=
+    /// timestamp_ms` and last offset `>= min_offset`: the later of the time
+    /// index's and the offset index's answers (both are batch starts).
+    /// `None` if the segment has no timestamp that large.
+    pub(crate) fn timestamp_scan_start(&self, timestamp_ms: i64, min_offset: i64) -> Result<Option<u64>> {
         if self.max_timestamp_ms < timestamp_ms {
             return Ok(None);
         }
-        let mut pos = match self.time_index.last_below(timestamp_ms)? {
+        let by_time = match self.time_index.last_below(timestamp_ms)? {
             Some((_, rel)) => self.index_floor_position(self.base_offset + i64::from(rel))?,
             None => 0,
         };
-        while pos < self.size_bytes {
-            let (h, size) = self.header_at(pos)?;
-            if h.max_timestamp_ms >= timestamp_ms {
-                return Ok(Some(h));
-            }
-            pos += size;
-        }
-        Ok(None)
+        let by_offset = self.index_floor_position(min_offset)?;
+        Ok(Some(by_time.max(by_offset)))
     }
 
     /// Writes `buf` (whole, validated batches with offsets assigned) at the
