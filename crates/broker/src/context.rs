@@ -1,7 +1,9 @@
 //! State shared by every connection of a broker.
 
+use sluice_metadata::{MetadataError, MetadataStore};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 /// One listener: where it binds and what it tells clients to connect to.
@@ -39,6 +41,14 @@ pub struct BrokerSettings {
     pub max_connections_per_ip: usize,
     /// `connections.max.idle.ms`: a connection with no complete request for this long is closed.
     pub connections_max_idle_ms: u64,
+    /// `num.partitions`: partitions of a topic created without a count (or auto-created).
+    pub num_partitions: i32,
+    /// `default.replication.factor`: replicas of a topic created without a factor.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`: whether Metadata may create the topics it is asked about.
+    pub auto_create_topics_enable: bool,
+    /// `delete.topic.enable`: whether DeleteTopics may delete.
+    pub delete_topic_enable: bool,
     /// Requests one connection may have in progress (being handled or waiting to be written).
     /// Kafka clients pipeline up to `max.in.flight.requests.per.connection` (5 by default).
     pub connection_in_flight_requests_max: usize,
@@ -61,6 +71,10 @@ impl Default for BrokerSettings {
             max_connections_per_ip: 10_000,
             connections_max_idle_ms: 600_000,
             connection_in_flight_requests_max: 16,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            delete_topic_enable: true,
         }
     }
 }
@@ -71,15 +85,30 @@ pub struct Broker {
     pub settings: BrokerSettings,
     /// The bytes-in-flight budget (`queued.max.request.bytes`), one permit per byte.
     pub request_bytes_budget: Arc<Semaphore>,
+    /// Cluster metadata: the log of changes and the image handlers read. Changes are rare and
+    /// small (topic creation and deletion, configs), so one lock serialises them.
+    metadata: Mutex<MetadataStore>,
 }
 
+/// The metadata log's directory inside the data directory, named as KRaft names it.
+pub const METADATA_DIR: &str = "__cluster_metadata-0";
+
 impl Broker {
-    pub fn new(settings: BrokerSettings) -> Arc<Broker> {
+    /// Opens the broker's state in `data_dir`, replaying the metadata log.
+    pub fn open(settings: BrokerSettings, data_dir: &Path) -> Result<Arc<Broker>, MetadataError> {
+        let metadata = MetadataStore::open(&data_dir.join(METADATA_DIR))?;
         // Semaphore permits are bounded by usize::MAX >> 3.
         let budget = settings.queued_max_request_bytes.min(Semaphore::MAX_PERMITS);
-        Arc::new(Broker {
+        Ok(Arc::new(Broker {
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
             settings,
-        })
+            metadata: Mutex::new(metadata),
+        }))
+    }
+
+    /// Locks the metadata store. A poisoned lock means a handler panicked mid-change; the store
+    /// changes its image only after a successful durable append, so its state is still whole.
+    pub fn metadata(&self) -> std::sync::MutexGuard<'_, MetadataStore> {
+        self.metadata.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod context;
 pub mod handlers;
 pub mod server;
+pub mod topics;
 
 pub use context::{Broker, BrokerSettings, ListenerSettings};
 pub use server::Server;

@@ -14,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
+    // Broker logs show up in a failing test's output.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let mut settings = BrokerSettings {
         listeners: vec![
             ListenerSettings {
@@ -32,7 +34,11 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
         ..Default::default()
     };
     tweak(&mut settings);
-    Server::start(Broker::new(settings)).await.expect("server starts")
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(settings, dir.path()).expect("broker opens");
+    // The directory lives as long as the test process; each test gets its own.
+    std::mem::forget(dir);
+    Server::start(broker).await.expect("server starts")
 }
 
 fn request(key: i16, version: i16, correlation_id: i32, body: RequestBody) -> Vec<u8> {
@@ -123,7 +129,7 @@ async fn an_unknown_api_versions_version_gets_a_v0_unsupported_answer() {
 
 #[tokio::test]
 async fn metadata_advertises_the_listener_the_client_came_in_on() {
-    let server = start(|_| {}).await;
+    let server = start(|s| s.auto_create_topics_enable = false).await;
     let external = server.address("EXTERNAL").unwrap();
     for (listener, host, port) in [
         ("INTERNAL", "broker.internal".to_owned(), 19092),
@@ -254,4 +260,224 @@ async fn connection_limits_refuse_extra_connections() {
     }
     assert!(d.is_some(), "a slot frees when a connection closes");
     server.shutdown().await;
+}
+
+mod topics {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    use sluice_protocol::generated::delete_topics_request::DeleteTopicState;
+    use sluice_protocol::generated::metadata_request::MetadataRequestTopic;
+    use sluice_protocol::generated::{CreateTopicsRequest, DeleteTopicsRequest};
+
+    fn create(name: &str, partitions: i32, factor: i16, validate_only: bool) -> RequestBody {
+        RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: partitions,
+                replication_factor: factor,
+                configs: vec![CreatableTopicConfig {
+                    name: "retention.ms".into(),
+                    value: Some("60000".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            validate_only,
+            ..Default::default()
+        })
+    }
+
+    /// A Metadata request as a client of `version` would send it: v0 lists all topics with an
+    /// empty array, and versions before 4 have no auto-creation flag.
+    fn metadata(names: Option<&[&str]>, auto_create: bool, version: i16) -> RequestBody {
+        let topics = names
+            .map(|n| {
+                n.iter()
+                    .map(|n| MetadataRequestTopic {
+                        name: Some((*n).into()),
+                        ..Default::default()
+                    })
+                    .collect()
+            })
+            .or(if version == 0 { Some(Vec::new()) } else { None });
+        RequestBody::Metadata(MetadataRequest {
+            topics,
+            allow_auto_topic_creation: auto_create || version < 4,
+            ..Default::default()
+        })
+    }
+
+    async fn create_error(s: &mut TcpStream, version: i16, body: RequestBody) -> (i16, Option<String>) {
+        let (_, body) = call(s, 19, version, 1, body).await;
+        let ResponseBody::CreateTopics(r) = body else { panic!() };
+        (r.topics[0].error_code, r.topics[0].error_message.clone())
+    }
+
+    #[tokio::test]
+    async fn create_describe_and_delete_topics() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        assert_eq!(
+            create_error(&mut s, 7, create("orders", 3, 1, true)).await.0,
+            0,
+            "validate only"
+        );
+        let (_, body) = call(&mut s, 3, 12, 2, metadata(Some(&["orders"]), false, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!(
+            r.topics[0].error_code,
+            ErrorCode::UnknownTopicOrPartition.code(),
+            "validate_only created nothing"
+        );
+
+        assert_eq!(create_error(&mut s, 7, create("orders", 3, -1, false)).await.0, 0);
+        assert_eq!(
+            create_error(&mut s, 7, create("orders", 3, 1, false)).await.0,
+            ErrorCode::TopicAlreadyExists.code()
+        );
+        assert_eq!(
+            create_error(&mut s, 2, create("bad name", 1, 1, false)).await.0,
+            ErrorCode::InvalidTopicException.code()
+        );
+        assert_eq!(
+            create_error(&mut s, 7, create("zero", 0, 1, false)).await.0,
+            ErrorCode::InvalidPartitions.code()
+        );
+        let (code, message) = create_error(&mut s, 7, create("wide", 1, 3, false)).await;
+        assert_eq!(code, ErrorCode::InvalidReplicationFactor.code());
+        assert!(message.unwrap().contains("replication factor"));
+        assert_eq!(create_error(&mut s, 7, create("orders_x", 1, 1, false)).await.0, 0);
+        assert_eq!(
+            create_error(&mut s, 7, create("orders.x", 1, 1, false)).await.0,
+            ErrorCode::InvalidTopicException.code(),
+            "collides with orders_x"
+        );
+
+        for version in [0, 1, 9, 12] {
+            let (_, body) = call(&mut s, 3, version, 3, metadata(None, false, version)).await;
+            let ResponseBody::Metadata(r) = body else { panic!() };
+            let orders = r
+                .topics
+                .iter()
+                .find(|t| t.name.as_deref() == Some("orders"))
+                .expect("orders listed");
+            assert_eq!(orders.partitions.len(), 3, "v{version}");
+            assert!(
+                orders
+                    .partitions
+                    .iter()
+                    .all(|p| p.leader_id == 1 && p.replica_nodes == vec![1])
+            );
+            if version >= 10 {
+                assert!(!orders.topic_id.is_zero());
+            }
+        }
+
+        // Delete by name (v4) and by id (v6).
+        let (_, body) = call(
+            &mut s,
+            20,
+            4,
+            4,
+            RequestBody::DeleteTopics(DeleteTopicsRequest {
+                topic_names: vec!["orders".into(), "nope".into()],
+                timeout_ms: 1000,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let ResponseBody::DeleteTopics(r) = body else { panic!() };
+        assert_eq!(r.responses[0].error_code, 0);
+        assert_eq!(r.responses[1].error_code, ErrorCode::UnknownTopicOrPartition.code());
+        let (_, body) = call(&mut s, 3, 12, 5, metadata(Some(&["orders_x"]), false, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        let id = r.topics[0].topic_id;
+        let (_, body) = call(
+            &mut s,
+            20,
+            6,
+            6,
+            RequestBody::DeleteTopics(DeleteTopicsRequest {
+                topics: vec![DeleteTopicState {
+                    name: None,
+                    topic_id: id,
+                    ..Default::default()
+                }],
+                timeout_ms: 1000,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let ResponseBody::DeleteTopics(r) = body else { panic!() };
+        assert_eq!(
+            (r.responses[0].error_code, r.responses[0].name.as_deref()),
+            (0, Some("orders_x"))
+        );
+        let (_, body) = call(&mut s, 3, 12, 7, metadata(None, false, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert!(r.topics.is_empty(), "{:?}", r.topics);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn metadata_auto_creates_when_allowed() {
+        let server = start(|s| s.num_partitions = 2).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let (_, body) = call(&mut s, 3, 12, 1, metadata(Some(&["not-created"]), false, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!(r.topics[0].error_code, ErrorCode::UnknownTopicOrPartition.code());
+        let (_, body) = call(&mut s, 3, 12, 2, metadata(Some(&["auto"]), true, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!(
+            (r.topics[0].error_code, r.topics[0].partitions.len()),
+            (0, 2),
+            "created with num.partitions"
+        );
+        // v1-3 have no flag: auto-creation follows the broker setting alone.
+        let (_, body) = call(&mut s, 3, 1, 3, metadata(Some(&["legacy-auto"]), false, 1)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!(r.topics[0].error_code, 0);
+        server.shutdown().await;
+
+        let server = start(|s| s.auto_create_topics_enable = false).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let (_, body) = call(&mut s, 3, 12, 1, metadata(Some(&["auto"]), true, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!(
+            r.topics[0].error_code,
+            ErrorCode::UnknownTopicOrPartition.code(),
+            "auto.create.topics.enable=false"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn topics_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = || BrokerSettings {
+            listeners: vec![ListenerSettings {
+                name: "PLAINTEXT".into(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                advertised_host: None,
+                advertised_port: None,
+            }],
+            ..Default::default()
+        };
+        let server = Server::start(Broker::open(settings(), dir.path()).unwrap())
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+        assert_eq!(create_error(&mut s, 7, create("kept", 4, 1, false)).await.0, 0);
+        drop(s);
+        server.shutdown().await;
+        let server = Server::start(Broker::open(settings(), dir.path()).unwrap())
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+        let (_, body) = call(&mut s, 3, 12, 1, metadata(Some(&["kept"]), false, 12)).await;
+        let ResponseBody::Metadata(r) = body else { panic!() };
+        assert_eq!((r.topics[0].error_code, r.topics[0].partitions.len()), (0, 4));
+        server.shutdown().await;
+    }
 }

@@ -91,6 +91,10 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         max_connections: usize::try_from(cfg.max_connections).unwrap_or(0),
         max_connections_per_ip: usize::try_from(cfg.max_connections_per_ip).unwrap_or(0),
         connections_max_idle_ms: u64::try_from(cfg.connections_max_idle_ms).unwrap_or(u64::MAX),
+        num_partitions: cfg.num_partitions,
+        default_replication_factor: i16::try_from(cfg.default_replication_factor).unwrap_or(i16::MAX),
+        auto_create_topics_enable: cfg.auto_create_topics_enable,
+        delete_topic_enable: cfg.delete_topic_enable,
         ..BrokerSettings::default()
     };
 
@@ -99,9 +103,8 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let server = Server::start(Broker::new(settings))
-            .await
-            .map_err(|e| format!("cannot listen: {e}"))?;
+        let broker = Broker::open(settings, &data_dir).map_err(|e| format!("cannot open the metadata log: {e}"))?;
+        let server = Server::start(broker).await.map_err(|e| format!("cannot listen: {e}"))?;
         for (name, addr) in &server.bound {
             info!(listener = %name, %addr, "sluice is ready");
         }

@@ -5,6 +5,8 @@
 //! what the protocol crate's codec reads and writes.
 
 pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
 pub mod metadata;
 
 use crate::connection::ConnectionInfo;
@@ -41,17 +43,19 @@ pub struct ServedApi {
 
 /// Every API this broker answers, ascending by key.
 pub const SERVED: &[ServedApi] = &[
-    ServedApi {
-        key: metadata::API_KEY,
-        min_version: metadata::VERSIONS.0,
-        max_version: metadata::VERSIONS.1,
-    },
-    ServedApi {
-        key: api_versions::API_KEY,
-        min_version: api_versions::VERSIONS.0,
-        max_version: api_versions::VERSIONS.1,
-    },
+    served(metadata::API_KEY, metadata::VERSIONS),
+    served(api_versions::API_KEY, api_versions::VERSIONS),
+    served(create_topics::API_KEY, create_topics::VERSIONS),
+    served(delete_topics::API_KEY, delete_topics::VERSIONS),
 ];
+
+const fn served(key: i16, versions: (i16, i16)) -> ServedApi {
+    ServedApi {
+        key,
+        min_version: versions.0,
+        max_version: versions.1,
+    }
+}
 
 /// Whether the broker answers `key` at `version`.
 pub fn serves(key: i16, version: i16) -> bool {
@@ -66,6 +70,12 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
         RequestBody::ApiVersions(req) => Output::Respond(ResponseBody::ApiVersions(api_versions::handle(header, &req))),
         RequestBody::Metadata(req) => {
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
+        }
+        RequestBody::CreateTopics(req) => {
+            Output::Respond(ResponseBody::CreateTopics(create_topics::handle(broker, &req)))
+        }
+        RequestBody::DeleteTopics(req) => {
+            Output::Respond(ResponseBody::DeleteTopics(delete_topics::handle(broker, header, &req)))
         }
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.

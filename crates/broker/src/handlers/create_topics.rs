@@ -1,0 +1,69 @@
+//! CreateTopics (key 19): validate and create topics, one result per topic.
+
+use crate::context::Broker;
+use crate::topics::{self, NewTopic};
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::create_topics_response::CreatableTopicResult;
+use sluice_protocol::generated::{CreateTopicsRequest, CreateTopicsResponse};
+use std::collections::HashSet;
+
+pub const API_KEY: i16 = 19;
+/// Versions served: v0-v1 from the pre-4.0 schemas through v7.
+pub const VERSIONS: (i16, i16) = (0, 7);
+
+pub fn handle(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {
+    // A name given twice is refused for every occurrence, as Kafka does.
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<&str> = req
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.as_str()))
+        .map(|t| t.name.as_str())
+        .collect();
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let mut result = CreatableTopicResult {
+                name: t.name.clone(),
+                ..Default::default()
+            };
+            if duplicates.contains(t.name.as_str()) {
+                result.error_code = ErrorCode::InvalidRequest.code();
+                result.error_message = Some(format!(
+                    "Create topics request from client contains a duplicate topic name: {}",
+                    t.name
+                ));
+                return result;
+            }
+            let new = NewTopic {
+                name: &t.name,
+                num_partitions: t.num_partitions,
+                replication_factor: t.replication_factor,
+                assignments: t
+                    .assignments
+                    .iter()
+                    .map(|a| (a.partition_index, a.broker_ids.clone()))
+                    .collect(),
+                configs: t.configs.iter().map(|c| (c.name.clone(), c.value.clone())).collect(),
+            };
+            match topics::create(broker, &new, req.validate_only) {
+                Ok(created) => {
+                    result.topic_id = created.topic_id;
+                    result.num_partitions = created.num_partitions;
+                    result.replication_factor = created.replication_factor;
+                    result.configs = Some(Vec::new());
+                }
+                Err((code, message)) => {
+                    result.error_code = code.code();
+                    result.error_message = Some(message);
+                }
+            }
+            result
+        })
+        .collect();
+    CreateTopicsResponse {
+        topics,
+        ..Default::default()
+    }
+}

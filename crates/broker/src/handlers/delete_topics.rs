@@ -1,0 +1,62 @@
+//! DeleteTopics (key 20): delete topics by name (all versions) or by id (v6+).
+
+use crate::context::Broker;
+use crate::topics;
+use sluice_protocol::generated::delete_topics_response::DeletableTopicResult;
+use sluice_protocol::generated::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader};
+use sluice_protocol::{ErrorCode, Uuid};
+
+pub const API_KEY: i16 = 20;
+/// Versions served: v0 from the pre-4.0 schemas through v6.
+pub const VERSIONS: (i16, i16) = (0, 6);
+
+pub fn handle(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) -> DeleteTopicsResponse {
+    // v0-5 name topics in TopicNames; v6 in Topics, by name or by id.
+    let wanted: Vec<(Option<String>, Uuid)> = if header.request_api_version < 6 {
+        req.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()
+    } else {
+        req.topics.iter().map(|t| (t.name.clone(), t.topic_id)).collect()
+    };
+    let responses = wanted
+        .into_iter()
+        .map(|(name, topic_id)| {
+            let resolved = {
+                let store = broker.metadata();
+                let image = store.image();
+                match &name {
+                    Some(n) => image.topic(n).map(|t| (t.name.clone(), t.topic_id)),
+                    None => image.topics.get(&topic_id).map(|t| (t.name.clone(), t.topic_id)),
+                }
+            };
+            let mut result = DeletableTopicResult {
+                name: name.clone(),
+                topic_id,
+                ..Default::default()
+            };
+            let outcome = match resolved {
+                None if name.is_some() => Err((
+                    ErrorCode::UnknownTopicOrPartition,
+                    "This server does not host this topic-partition.".to_owned(),
+                )),
+                None => Err((
+                    ErrorCode::UnknownTopicId,
+                    "This server does not host this topic ID.".to_owned(),
+                )),
+                Some((resolved_name, id)) => {
+                    result.name = Some(resolved_name);
+                    result.topic_id = id;
+                    topics::delete(broker, id)
+                }
+            };
+            if let Err((code, message)) = outcome {
+                result.error_code = code.code();
+                result.error_message = Some(message);
+            }
+            result
+        })
+        .collect();
+    DeleteTopicsResponse {
+        responses,
+        ..Default::default()
+    }
+}
