@@ -10,6 +10,10 @@ use std::path::Path;
 /// from a hostile environment.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
+/// `SLUICE_*` environment variables that are not configuration keys (read
+/// by the binary itself, e.g. the log filter), so no warning is raised.
+pub const SLUICE_NON_CONFIG_ENV_VARS: &[&str] = &["SLUICE_LOG", "SLUICE_LOG_FORMAT", "SLUICE_BACKTRACE"];
+
 /// One explicitly set value and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawValue {
@@ -138,7 +142,7 @@ pub fn layer(
             }
             if is_known(&key) {
                 raw.set(key, value.clone(), Origin::Env { var: var.clone() })?;
-            } else if prefix == "SLUICE_" {
+            } else if prefix == "SLUICE_" && !SLUICE_NON_CONFIG_ENV_VARS.contains(&var.as_str()) {
                 // KAFKA_* is shared with unrelated tooling (KAFKA_OPTS,
                 // KAFKA_HEAP_OPTS...), so only Sluice's own prefix is
                 // worth warning about.

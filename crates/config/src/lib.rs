@@ -20,7 +20,9 @@ pub use broker::{
     broker_config_type, load, load_from_str,
 };
 pub use defs::{ConfigType, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
-pub use layers::{MAX_VALUE_BYTES, RawConfig, RawValue, env_var_to_key, layer, read_config_file};
+pub use layers::{
+    MAX_VALUE_BYTES, RawConfig, RawValue, SLUICE_NON_CONFIG_ENV_VARS, env_var_to_key, layer, read_config_file,
+};
 mod topic;
 
 pub use topic::{

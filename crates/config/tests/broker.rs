@@ -94,6 +94,7 @@ fn env_mapping() {
     let e = env(&[
         ("KAFKA_HEAP_OPTS", "-Xmx1G"),
         ("SLUICE_NOT_A_KEY", "1"),
+        ("SLUICE_LOG", "info"),
         ("KAFKA_LOG_RETENTION_HOURS", "1"),
     ]);
     let l = load_from_str(None, &e, &[]).unwrap();
