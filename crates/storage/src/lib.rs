@@ -47,8 +47,11 @@
 //!   (`S` was fsynced when sealed, so this is not a torn write);
 //! * else if the batch starts **below the recovery point**, it is `Corrupt`
 //!   (that data had been fsynced);
-//! * else if the bad batch's framing is intact and **a valid batch follows
-//!   it**, it is `Corrupt` (a damaged batch in the middle, not a torn tail);
+//! * else if **any valid batch starts anywhere after `p`** (found by a
+//!   byte-by-byte search: magic 2, length fits, base offset at least the
+//!   expected next offset and at most one offset per byte skipped, good
+//!   CRC), it is `Corrupt`: a damaged batch in the middle, even one whose
+//!   length field is destroyed, is not a torn tail;
 //! * otherwise it is a **torn tail**: the `.log` is truncated to `p` and
 //!   fsynced.
 //!

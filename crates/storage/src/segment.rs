@@ -26,40 +26,33 @@ pub(crate) fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
 pub(crate) enum Checked {
     /// Framing and CRC are fine.
     Valid(BatchHeader, u64),
-    /// Not a valid batch. `end` is where the batch would end if its framing
-    /// (length field, magic) is intact and it fits in the file, which lets
-    /// recovery look for valid data after it.
-    Invalid { reason: String, end: Option<u64> },
+    /// Not a valid batch.
+    Invalid { reason: String },
 }
 
 /// Reads the 61-byte header at `pos` and checks the framing, then streams
 /// the batch through CRC-32C in bounded chunks.
 pub(crate) fn check_batch(file: &File, path: &Path, pos: u64, file_len: u64, scratch: &mut Vec<u8>) -> Result<Checked> {
-    let invalid = |reason: String, end: Option<u64>| Ok(Checked::Invalid { reason, end });
+    let invalid = |reason: String| Ok(Checked::Invalid { reason });
     if file_len.saturating_sub(pos) < BATCH_HEADER_BYTES as u64 {
-        return invalid(
-            format!("{} trailing bytes, less than a batch header", file_len - pos),
-            None,
-        );
+        return invalid(format!("{} trailing bytes, less than a batch header", file_len - pos));
     }
     let mut head = [0u8; BATCH_HEADER_BYTES];
     file.read_exact_at(&mut head, pos)
         .map_err(|e| StorageError::io(path, e))?;
     let header = match BatchHeader::decode(&head) {
         Ok(h) => h,
-        Err(e) => return invalid(e.to_string(), None),
+        Err(e) => return invalid(e.to_string()),
     };
     if header.batch_length_bytes < MIN_BATCH_LENGTH {
-        return invalid(format!("batch length {}", header.batch_length_bytes), None);
+        return invalid(format!("batch length {}", header.batch_length_bytes));
     }
     let size = header.batch_length_bytes as u64 + LOG_OVERHEAD_BYTES as u64;
     if pos + size > file_len {
-        return invalid(
-            format!("batch of {size} bytes runs past the end of the file ({file_len})"),
-            None,
-        );
+        return invalid(format!(
+            "batch of {size} bytes runs past the end of the file ({file_len})"
+        ));
     }
-    let end = Some(pos + size);
     let mut crc = crc32c::crc32c(&head[CRC_FROM..]);
     let mut at = pos + BATCH_HEADER_BYTES as u64;
     scratch.resize(SCAN_CHUNK_BYTES, 0);
@@ -71,13 +64,13 @@ pub(crate) fn check_batch(file: &File, path: &Path, pos: u64, file_len: u64, scr
         at += n as u64;
     }
     if crc != header.crc {
-        return invalid(
-            format!("CRC mismatch: stored {:#010x}, computed {crc:#010x}", header.crc),
-            end,
-        );
+        return invalid(format!(
+            "CRC mismatch: stored {:#010x}, computed {crc:#010x}",
+            header.crc
+        ));
     }
     if header.last_offset_delta < 0 || header.records_count < 0 {
-        return invalid("negative lastOffsetDelta or recordsCount".into(), end);
+        return invalid("negative lastOffsetDelta or recordsCount".into());
     }
     Ok(Checked::Valid(header, size))
 }
@@ -233,7 +226,7 @@ impl Segment {
         let mut pos = 0u64;
         while pos < file_len {
             let checked = check_batch(&self.log, &self.log_path, pos, file_len, &mut scratch)?;
-            let (reason, end) = match checked {
+            let reason = match checked {
                 Checked::Valid(h, size) => match self.sane(&h, expected) {
                     Ok(()) => {
                         self.track_batch(&h, pos, size, interval)?;
@@ -241,9 +234,9 @@ impl Segment {
                         pos += size;
                         continue;
                     }
-                    Err(reason) => (reason, Some(pos + size)),
+                    Err(reason) => reason,
                 },
-                Checked::Invalid { reason, end } => (reason, end),
+                Checked::Invalid { reason } => reason,
             };
             if !is_last {
                 return Err(self.corrupt(pos, format!("{reason} (in a sealed segment)")));
@@ -251,12 +244,8 @@ impl Segment {
             if expected < recovery_point {
                 return Err(self.corrupt(pos, format!("{reason} (below the recovery point {recovery_point})")));
             }
-            if let Some(end) = end {
-                if let Checked::Valid(next, _) = check_batch(&self.log, &self.log_path, end, file_len, &mut scratch)? {
-                    if next.base_offset >= expected {
-                        return Err(self.corrupt(pos, format!("{reason} (valid batches follow)")));
-                    }
-                }
+            if let Some(found) = self.find_valid_batch_after(pos, expected, &mut scratch)? {
+                return Err(self.corrupt(pos, format!("{reason} (a valid batch follows at byte {found})")));
             }
             tracing::warn!(segment = %self.log_path.display(), position = pos, %reason, "truncating torn log tail");
             self.log.set_len(pos).map_err(|e| StorageError::io(&self.log_path, e))?;
@@ -265,6 +254,50 @@ impl Segment {
             return Ok(file_len - pos);
         }
         Ok(0)
+    }
+
+    /// Looks for any valid batch starting after `pos`: a position where the
+    /// magic is 2, the length fits, the base offset is plausible (at least
+    /// `expected`, and at most one offset per byte skipped, which keeps
+    /// batches embedded in record values from matching) and the CRC is
+    /// good. Cheap per byte (a magic-byte filter over a 64 KiB window);
+    /// only run on the tail after the first bad batch of the last segment.
+    fn find_valid_batch_after(&self, pos: u64, expected: i64, scratch: &mut Vec<u8>) -> Result<Option<u64>> {
+        const WINDOW: usize = 64 * 1024;
+        let file_len = self.size_bytes;
+        let mut window = vec![0u8; WINDOW];
+        let mut start = pos + 1;
+        while start + BATCH_HEADER_BYTES as u64 <= file_len {
+            let n = ((file_len - start) as usize).min(WINDOW);
+            let buf = &mut window[..n];
+            self.log
+                .read_exact_at(buf, start)
+                .map_err(|e| StorageError::io(&self.log_path, e))?;
+            let mut i = 0usize;
+            while i + BATCH_HEADER_BYTES <= n {
+                let candidate = start + i as u64;
+                if buf[i + 16] == 2 {
+                    let base = i64::from_be_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
+                    let length = i32::from_be_bytes(buf[i + 8..i + 12].try_into().unwrap_or([0; 4]));
+                    let skipped = i64::try_from(candidate - pos).unwrap_or(i64::MAX);
+                    let plausible = length >= MIN_BATCH_LENGTH
+                        && candidate + length as u64 + LOG_OVERHEAD_BYTES as u64 <= file_len
+                        && base >= expected
+                        && base - expected <= skipped;
+                    if plausible {
+                        if let Checked::Valid(..) =
+                            check_batch(&self.log, &self.log_path, candidate, file_len, scratch)?
+                        {
+                            return Ok(Some(candidate));
+                        }
+                    }
+                }
+                i += 1;
+            }
+            // Next window overlaps by a header so no candidate is missed.
+            start += (n - BATCH_HEADER_BYTES + 1) as u64;
+        }
+        Ok(None)
     }
 
     fn sane(&self, h: &BatchHeader, expected: i64) -> std::result::Result<(), String> {

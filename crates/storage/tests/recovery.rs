@@ -150,3 +150,33 @@ fn torn_index_and_leftover_files_are_repaired() {
     }
     assert_eq!(log.offset_for_timestamp(305).unwrap(), Some((62, 310)));
 }
+
+#[test]
+fn destroyed_length_field_before_valid_batches_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = small_log(dir.path(), 4);
+    let mut bytes = std::fs::read(log_path(dir.path(), 0)).unwrap();
+    // The length field of the second batch becomes garbage.
+    let at = ends[0] as usize + 8;
+    bytes[at..at + 4].copy_from_slice(&0x7fff_0000i32.to_be_bytes());
+    std::fs::write(log_path(dir.path(), 0), &bytes).unwrap();
+    std::fs::remove_file(dir.path().join("recovery-point")).unwrap();
+    let err = PartitionLog::open(dir.path(), LogConfig::default()).unwrap_err();
+    assert!(
+        matches!(err, StorageError::Corrupt { position, .. } if position == ends[0]),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_filled_tail_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = small_log(dir.path(), 2);
+    let mut bytes = std::fs::read(log_path(dir.path(), 0)).unwrap();
+    bytes.extend_from_slice(&[0u8; 10_000]);
+    std::fs::write(log_path(dir.path(), 0), &bytes).unwrap();
+    std::fs::remove_file(dir.path().join("recovery-point")).unwrap();
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(log.size_bytes(), ends[1]);
+}
