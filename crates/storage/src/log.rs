@@ -222,6 +222,19 @@ impl PartitionLog {
         };
         let log_end = active.next_offset;
         let log_start_offset = saved_start.unwrap_or(first_base).max(first_base).min(log_end);
+        // Finish a DeleteRecords interrupted after its checkpoint was written.
+        while segments.len() > 1
+            && segments
+                .first_key_value()
+                .is_some_and(|(_, s)| s.next_offset <= log_start_offset)
+        {
+            if let Some((_, seg)) = segments.pop_first() {
+                seg.delete()?;
+            }
+        }
+        let Some(active) = segments.values().next_back() else {
+            return Err(StorageError::InvalidConfig("no segments".into()));
+        };
         active
             .log
             .sync_data()

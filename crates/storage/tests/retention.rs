@@ -101,3 +101,15 @@ fn delete_records_moves_the_start_and_drops_whole_segments() {
         "17"
     );
 }
+
+#[test]
+fn open_finishes_an_interrupted_delete_records() {
+    let dir = tempfile::tempdir().unwrap();
+    ten_segments(dir.path(), small_config()).close().unwrap();
+    // The checkpoint was written, then the broker died before deleting.
+    std::fs::write(dir.path().join("log-start-offset"), "30\n").unwrap();
+    let log = PartitionLog::open(dir.path(), small_config()).unwrap();
+    assert_eq!(log.log_start_offset(), 30);
+    assert_eq!(log.segment_base_offsets()[0], 30);
+    assert!(!dir.path().join(format!("{:020}.log", 24)).exists());
+}
