@@ -1,6 +1,8 @@
 //! State shared by every connection of a broker.
 
+use crate::logs::Logs;
 use sluice_metadata::{MetadataError, MetadataStore};
+use sluice_storage::LogConfig;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -49,6 +51,9 @@ pub struct BrokerSettings {
     pub auto_create_topics_enable: bool,
     /// `delete.topic.enable`: whether DeleteTopics may delete.
     pub delete_topic_enable: bool,
+    /// Defaults for every partition log (`log.segment.bytes`, `log.retention.ms`, ...), before
+    /// topic overrides.
+    pub log_config: LogConfig,
     /// Requests one connection may have in progress (being handled or waiting to be written).
     /// Kafka clients pipeline up to `max.in.flight.requests.per.connection` (5 by default).
     pub connection_in_flight_requests_max: usize,
@@ -75,6 +80,7 @@ impl Default for BrokerSettings {
             default_replication_factor: 1,
             auto_create_topics_enable: true,
             delete_topic_enable: true,
+            log_config: LogConfig::default(),
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct Broker {
     /// Cluster metadata: the log of changes and the image handlers read. Changes are rare and
     /// small (topic creation and deletion, configs), so one lock serialises them.
     metadata: Mutex<MetadataStore>,
+    /// The partition logs.
+    pub logs: Logs,
 }
 
 /// The metadata log's directory inside the data directory, named as KRaft names it.
@@ -101,6 +109,7 @@ impl Broker {
         let budget = settings.queued_max_request_bytes.min(Semaphore::MAX_PERMITS);
         Ok(Arc::new(Broker {
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
+            logs: Logs::new(data_dir, settings.log_config.clone()),
             settings,
             metadata: Mutex::new(metadata),
         }))

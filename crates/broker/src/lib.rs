@@ -10,7 +10,9 @@
 
 pub mod connection;
 pub mod context;
+pub mod errors;
 pub mod handlers;
+pub mod logs;
 pub mod server;
 pub mod topics;
 

@@ -135,5 +135,7 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        // Every connection is gone: flush the logs so a clean stop needs no recovery scan.
+        self.broker.logs.close_all();
     }
 }

@@ -95,6 +95,17 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         default_replication_factor: i16::try_from(cfg.default_replication_factor).unwrap_or(i16::MAX),
         auto_create_topics_enable: cfg.auto_create_topics_enable,
         delete_topic_enable: cfg.delete_topic_enable,
+        log_config: sluice_storage::LogConfig {
+            segment_bytes: u64::try_from(cfg.log_segment_bytes).unwrap_or(1 << 30),
+            segment_ms: cfg.log_roll_ms,
+            retention_ms: cfg.log_retention_ms,
+            retention_bytes: cfg.log_retention_bytes,
+            index_interval_bytes: u64::try_from(cfg.log_index_interval_bytes).unwrap_or(4096),
+            flush_messages: cfg.log_flush_interval_messages,
+            flush_ms: cfg.log_flush_interval_ms,
+            max_message_bytes: usize::try_from(cfg.message_max_bytes).unwrap_or(1_048_588),
+            ..sluice_storage::LogConfig::default()
+        },
         ..BrokerSettings::default()
     };
 

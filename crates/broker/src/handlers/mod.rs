@@ -7,7 +7,10 @@
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod fetch;
+pub mod list_offsets;
 pub mod metadata;
+pub mod produce;
 
 use crate::connection::ConnectionInfo;
 use crate::context::Broker;
@@ -43,6 +46,9 @@ pub struct ServedApi {
 
 /// Every API this broker answers, ascending by key.
 pub const SERVED: &[ServedApi] = &[
+    served(produce::API_KEY, produce::VERSIONS),
+    served(fetch::API_KEY, fetch::VERSIONS),
+    served(list_offsets::API_KEY, list_offsets::VERSIONS),
     served(metadata::API_KEY, metadata::VERSIONS),
     served(api_versions::API_KEY, api_versions::VERSIONS),
     served(create_topics::API_KEY, create_topics::VERSIONS),
@@ -70,6 +76,11 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
         RequestBody::ApiVersions(req) => Output::Respond(ResponseBody::ApiVersions(api_versions::handle(header, &req))),
         RequestBody::Metadata(req) => {
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
+        }
+        RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::Fetch(req) => fetch::handle(broker, header, req),
+        RequestBody::ListOffsets(req) => {
+            Output::Respond(ResponseBody::ListOffsets(list_offsets::handle(broker, header, &req)))
         }
         RequestBody::CreateTopics(req) => {
             Output::Respond(ResponseBody::CreateTopics(create_topics::handle(broker, &req)))

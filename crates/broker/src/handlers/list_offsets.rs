@@ -1,0 +1,92 @@
+//! ListOffsets (key 2): offsets by time, and the special times Kafka defines.
+//!
+//! -2 earliest (the log start offset), -1 latest (the high watermark; the last stable offset for
+//! read_committed, equal until transactions exist), -3 the record with the largest timestamp
+//! (v7+), -4 earliest local (v8+, the log start: nothing is tiered), -5 earliest pending upload
+//! and -6 latest tiered (v9+, none: offset -1). Any other time finds the first record whose
+//! timestamp is at least it, or offset -1 when there is none.
+
+use crate::context::Broker;
+use crate::errors::storage_error_code;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use sluice_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
+
+pub const API_KEY: i16 = 2;
+/// Versions served: v0 (from the pre-4.0 schemas, with its list of old-style offsets) to v11.
+pub const VERSIONS: (i16, i16) = (0, 11);
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> ListOffsetsResponse {
+    let version = header.request_api_version;
+    let store = broker.metadata();
+    let image = store.image();
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = image.topic(&t.name);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut out = ListOffsetsPartitionResponse {
+                        partition_index: p.partition_index,
+                        timestamp: -1,
+                        offset: -1,
+                        ..Default::default()
+                    };
+                    let Some(topic) = topic.filter(|t| t.partitions.contains_key(&p.partition_index)) else {
+                        out.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                        return out;
+                    };
+                    // LeaderEpoch exists from v4 and is not ignorable: older versions keep the default.
+                    if version >= 4 {
+                        out.leader_epoch = topic
+                            .partitions
+                            .get(&p.partition_index)
+                            .map_or(-1, |pi| pi.leader_epoch);
+                    }
+                    let found = broker
+                        .logs
+                        .partition(topic, p.partition_index, image.topic_configs(&topic.name))
+                        .and_then(|partition| {
+                            let log = partition.read();
+                            Ok(match p.timestamp {
+                                LATEST => Some((log.high_watermark(), -1)),
+                                EARLIEST | EARLIEST_LOCAL => Some((log.log_start_offset(), -1)),
+                                MAX_TIMESTAMP => log.max_timestamp()?,
+                                ts if ts < 0 => None,
+                                ts => log.offset_for_timestamp(ts)?,
+                            })
+                        });
+                    match found {
+                        Ok(Some((offset, timestamp))) => {
+                            out.offset = offset;
+                            out.timestamp = timestamp;
+                            if version == 0 {
+                                out.old_style_offsets = vec![offset];
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => out.error_code = storage_error_code(&e).code(),
+                    }
+                    out
+                })
+                .collect();
+            ListOffsetsTopicResponse {
+                name: t.name.clone(),
+                partitions,
+                ..Default::default()
+            }
+        })
+        .collect();
+    ListOffsetsResponse {
+        topics,
+        ..Default::default()
+    }
+}

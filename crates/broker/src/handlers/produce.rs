@@ -1,0 +1,154 @@
+//! Produce (key 0): append record batches; answer per partition.
+//!
+//! The appends happen in the handler's ordered part, so pipelined produces to one partition land
+//! in arrival order. acks=1 is answered once the data is in the page cache; acks=all (-1) once
+//! it is fsynced, through the partition's group commit, so concurrent producers share fsyncs;
+//! acks=0 gets no response at all.
+//!
+//! Not here yet: idempotent and transactional producers (InitProducerId and per-producer sequence
+//! state), which the rest of this issue adds.
+
+use super::{Output, ResponseFuture};
+use crate::context::Broker;
+use crate::errors::storage_error_code;
+use crate::logs::now_ms;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use sluice_protocol::generated::{ProduceRequest, ProduceResponse, RequestHeader, ResponseBody};
+use sluice_storage::{AppendOptions, SyncHandle};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 0;
+/// Versions served. Kafka 4 still advertises v0-2 so that old librdkafka (2.0) keeps compressing
+/// (KAFKA-18659), but those versions carry the old message formats; they are answered per
+/// partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+pub const VERSIONS: (i16, i16) = (0, 13);
+
+fn partition_error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.code(),
+        base_offset: -1,
+        error_message: message,
+        ..Default::default()
+    }
+}
+
+pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest) -> Output {
+    let version = header.request_api_version;
+    let acks = req.acks;
+    let acks_valid = matches!(acks, -1 | 0 | 1);
+    // acks=all waits on these: (topic slot, partition slot, handle, end offset).
+    let mut durable_waits: Vec<(usize, usize, SyncHandle, i64)> = Vec::new();
+    let mut appended_any = false;
+    let responses: Vec<TopicProduceResponse> = req
+        .topic_data
+        .into_iter()
+        .enumerate()
+        .map(|(t_slot, topic_data)| {
+            let image_topic = {
+                let store = broker.metadata();
+                let image = store.image();
+                let topic = if version >= 13 {
+                    image.topics.get(&topic_data.topic_id)
+                } else {
+                    image.topic(&topic_data.name)
+                };
+                topic.map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            };
+            let partition_responses = topic_data
+                .partition_data
+                .into_iter()
+                .enumerate()
+                .map(|(p_slot, data)| {
+                    let index = data.index;
+                    if !acks_valid {
+                        return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
+                    }
+                    if version < 3 {
+                        return partition_error(index, ErrorCode::UnsupportedForMessageFormat, None);
+                    }
+                    let Some((topic, overrides)) = &image_topic else {
+                        let code = if version >= 13 {
+                            ErrorCode::UnknownTopicId
+                        } else {
+                            ErrorCode::UnknownTopicOrPartition
+                        };
+                        return partition_error(index, code, None);
+                    };
+                    if !topic.partitions.contains_key(&index) {
+                        return partition_error(index, ErrorCode::UnknownTopicOrPartition, None);
+                    }
+                    let Some(records) = data.records else {
+                        return partition_error(
+                            index,
+                            ErrorCode::InvalidRecord,
+                            Some("No records in the request.".into()),
+                        );
+                    };
+                    let partition = match broker.logs.partition(topic, index, overrides.as_ref()) {
+                        Ok(p) => p,
+                        Err(e) => return partition_error(index, storage_error_code(&e), Some(e.to_string())),
+                    };
+                    let leader_epoch = topic.partitions.get(&index).map_or(0, |p| p.leader_epoch);
+                    let appended = partition.write().append(
+                        records,
+                        AppendOptions {
+                            leader_epoch,
+                            now_ms: now_ms(),
+                        },
+                    );
+                    match appended {
+                        Ok(info) => {
+                            appended_any = true;
+                            if acks == -1 {
+                                durable_waits.push((t_slot, p_slot, partition.sync.clone(), info.last_offset + 1));
+                            }
+                            PartitionProduceResponse {
+                                index,
+                                error_code: 0,
+                                base_offset: info.base_offset,
+                                log_append_time_ms: info.log_append_time_ms,
+                                log_start_offset: partition.read().log_start_offset(),
+                                ..Default::default()
+                            }
+                        }
+                        Err(e) => partition_error(index, storage_error_code(&e), Some(e.to_string())),
+                    }
+                })
+                .collect();
+            TopicProduceResponse {
+                name: topic_data.name,
+                topic_id: topic_data.topic_id,
+                partition_responses,
+                ..Default::default()
+            }
+        })
+        .collect();
+    if appended_any {
+        broker.logs.notify_appended();
+    }
+    let response = ProduceResponse {
+        responses,
+        ..Default::default()
+    };
+    if acks == 0 {
+        return Output::NoResponse;
+    }
+    if durable_waits.is_empty() {
+        return Output::Respond(ResponseBody::Produce(response));
+    }
+    let future: ResponseFuture = Box::pin(async move {
+        let mut response = response;
+        for (t_slot, p_slot, sync, end_offset) in durable_waits {
+            if let Err(e) = sync.wait_durable(end_offset).await {
+                // The data may be in the page cache but is not known durable: say so.
+                let p = &mut response.responses[t_slot].partition_responses[p_slot];
+                p.error_code = ErrorCode::KafkaStorageError.code();
+                p.error_message = Some(format!("The data could not be made durable: {e}"));
+            }
+        }
+        Some(ResponseBody::Produce(response))
+    });
+    Output::Defer(future)
+}
