@@ -194,6 +194,22 @@ pub struct BrokerConfig {
     pub log_segment_bytes: i32,
     /// Effective roll time: `log.roll.ms`, else `log.roll.hours` (topic default `segment.ms`).
     pub log_roll_ms: i64,
+    /// Effective roll jitter: `log.roll.jitter.ms`, else `log.roll.jitter.hours` (topic `segment.jitter.ms`).
+    pub log_roll_jitter_ms: i64,
+    /// `log.cleaner.min.compaction.lag.ms` (topic `min.compaction.lag.ms`).
+    pub log_cleaner_min_compaction_lag_ms: i64,
+    /// `log.cleaner.max.compaction.lag.ms` (topic `max.compaction.lag.ms`).
+    pub log_cleaner_max_compaction_lag_ms: i64,
+    /// `log.preallocate` (topic `preallocate`).
+    pub log_preallocate: bool,
+    /// `unclean.leader.election.enable`; meaningless on one node, kept for DescribeConfigs.
+    pub unclean_leader_election_enable: bool,
+    /// `compression.gzip.level`: -1 = zlib's default.
+    pub compression_gzip_level: i32,
+    /// `compression.lz4.level`.
+    pub compression_lz4_level: i32,
+    /// `compression.zstd.level`.
+    pub compression_zstd_level: i32,
     /// Effective retention: `log.retention.ms` > `.minutes` > `.hours`; -1 = unlimited.
     pub log_retention_ms: i64,
     /// `log.retention.bytes`: per-partition size limit; -1 = unlimited.
@@ -535,6 +551,10 @@ impl BrokerConfig {
             Some(ms) => ms,
             None => g.i64("log.roll.hours")?.saturating_mul(3_600_000),
         };
+        let log_roll_jitter_ms = match g.i64_opt("log.roll.jitter.ms")? {
+            Some(ms) => ms,
+            None => g.i64("log.roll.jitter.hours")?.saturating_mul(3_600_000),
+        };
         let log_flush_scheduler_interval_ms = g.i64("log.flush.scheduler.interval.ms")?;
         let log_flush_interval_ms = g
             .i64_opt("log.flush.interval.ms")?
@@ -583,6 +603,14 @@ impl BrokerConfig {
             connections_max_idle_ms: g.i64("connections.max.idle.ms")?,
             log_segment_bytes: g.i32("log.segment.bytes")?,
             log_roll_ms,
+            log_roll_jitter_ms,
+            log_cleaner_min_compaction_lag_ms: g.i64("log.cleaner.min.compaction.lag.ms")?,
+            log_cleaner_max_compaction_lag_ms: g.i64("log.cleaner.max.compaction.lag.ms")?,
+            log_preallocate: g.bool("log.preallocate")?,
+            unclean_leader_election_enable: g.bool("unclean.leader.election.enable")?,
+            compression_gzip_level: g.i32("compression.gzip.level")?,
+            compression_lz4_level: g.i32("compression.lz4.level")?,
+            compression_zstd_level: g.i32("compression.zstd.level")?,
             log_retention_ms,
             log_retention_bytes: g.i64("log.retention.bytes")?,
             log_retention_check_interval_ms: g.i64("log.retention.check.interval.ms")?,

@@ -62,6 +62,8 @@ pub(crate) enum Check {
     Bool,
     /// Integer within [min, max] (also used for SHORT and LONG keys).
     Range(i64, i64),
+    /// Integer within [min, max] or exactly the third value (gzip's -1 = default level).
+    RangeOr(i64, i64, i64),
     /// Floating point within [min, max].
     DoubleRange(f64, f64),
     /// Exactly one of these names (case-sensitive, like ConfigDef.in).
@@ -277,22 +279,85 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "log.retention.ms",
         Long,
         None,
-        Range(-1, I64_MAX),
+        Range(i64::MIN, I64_MAX),
         "The number of milliseconds to keep a log file before deleting it. If not set, log.retention.minutes is used. -1 means no time limit."
     ),
     k!(
         "log.retention.minutes",
         Int,
         None,
-        Range(-1, I32_MAX),
+        Range(i32::MIN as i64, I32_MAX),
         "The number of minutes to keep a log file before deleting it, secondary to log.retention.ms. If not set, log.retention.hours is used."
     ),
     k!(
         "log.retention.hours",
         Int,
         Some("168"),
-        Range(-1, I32_MAX),
+        Range(i32::MIN as i64, I32_MAX),
         "The number of hours to keep a log file before deleting it, tertiary to log.retention.ms."
+    ),
+    k!(
+        "log.roll.jitter.ms",
+        Long,
+        None,
+        Range(0, I64_MAX),
+        "The maximum jitter to subtract from the segment roll time (in milliseconds). If not set, log.roll.jitter.hours is used."
+    ),
+    k!(
+        "log.roll.jitter.hours",
+        Int,
+        Some("0"),
+        Range(0, I32_MAX),
+        "The maximum jitter to subtract from the segment roll time (in hours), secondary to log.roll.jitter.ms."
+    ),
+    k!(
+        "log.cleaner.min.compaction.lag.ms",
+        Long,
+        Some("0"),
+        Range(0, I64_MAX),
+        "The minimum time a message will remain uncompacted in the log."
+    ),
+    k!(
+        "log.cleaner.max.compaction.lag.ms",
+        Long,
+        Some(I64_MAX_STR),
+        Range(1, I64_MAX),
+        "The maximum time a message will remain ineligible for compaction in the log."
+    ),
+    k!(
+        "log.preallocate",
+        Boolean,
+        Some("false"),
+        Bool,
+        "Whether to preallocate the file when creating a new segment."
+    ),
+    k!(
+        "unclean.leader.election.enable",
+        Boolean,
+        Some("false"),
+        Bool,
+        "Whether to allow replicas not in the ISR to be elected leader as a last resort (no effect on a single node)."
+    ),
+    k!(
+        "compression.gzip.level",
+        Int,
+        Some("-1"),
+        RangeOr(1, 9, -1),
+        "The compression level to use if compression.type is set to gzip."
+    ),
+    k!(
+        "compression.lz4.level",
+        Int,
+        Some("9"),
+        Range(1, 17),
+        "The compression level to use if compression.type is set to lz4."
+    ),
+    k!(
+        "compression.zstd.level",
+        Int,
+        Some("3"),
+        Range(-131072, 22),
+        "The compression level to use if compression.type is set to zstd."
     ),
     k!(
         "log.retention.bytes",
@@ -519,7 +584,6 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "sasl.mechanism.inter.broker.protocol",
     "log.cleaner.enable",
     "log.cleaner.threads",
-    "unclean.leader.election.enable",
     "auto.leader.rebalance.enable",
     "replica.lag.time.max.ms",
     "metadata.log.dir",
@@ -570,6 +634,10 @@ pub(crate) fn check_value(key: &str, value: &str, ty: ConfigType, check: Check) 
                 _ => Err(bad(range_text(min, max.min(type_max)))),
             }
         }
+        RangeOr(min, max, extra) => match v.parse::<i64>() {
+            Ok(n) if n == extra || (n >= min && n <= max) => Ok(()),
+            _ => Err(bad(format!("must be {extra} or an integer between {min} and {max}"))),
+        },
         DoubleRange(min, max) => match v.parse::<f64>() {
             Ok(n) if n.is_finite() && n >= min && n <= max => Ok(()),
             _ => Err(bad(format!("must be a number between {min} and {max}"))),

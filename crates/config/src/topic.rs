@@ -124,6 +124,27 @@ const TOPIC_KEYS: &[TopicDef] = &[
         "Specify the final compression type for a given topic: uncompressed, zstd, lz4, snappy, gzip, or producer (retain the producer's codec)."
     ),
     t!(
+        "compression.gzip.level",
+        Int,
+        RangeOr(1, 9, -1),
+        &["compression.gzip.level"],
+        "The compression level to use if compression.type is set to gzip."
+    ),
+    t!(
+        "compression.lz4.level",
+        Int,
+        Range(1, 17),
+        &["compression.lz4.level"],
+        "The compression level to use if compression.type is set to lz4."
+    ),
+    t!(
+        "compression.zstd.level",
+        Int,
+        Range(-131072, 22),
+        &["compression.zstd.level"],
+        "The compression level to use if compression.type is set to zstd."
+    ),
+    t!(
         "delete.retention.ms",
         Long,
         Range(0, I64_MAX),
@@ -166,6 +187,13 @@ const TOPIC_KEYS: &[TopicDef] = &[
         "The largest record batch size allowed by Kafka (after compression if compression is enabled)."
     ),
     t!(
+        "max.compaction.lag.ms",
+        Long,
+        Range(1, I64_MAX),
+        &["log.cleaner.max.compaction.lag.ms"],
+        "The maximum time a message will remain ineligible for compaction in the log."
+    ),
+    t!(
         "message.timestamp.after.max.ms",
         Long,
         Range(0, I64_MAX),
@@ -194,11 +222,25 @@ const TOPIC_KEYS: &[TopicDef] = &[
         "How frequently the log compactor will attempt to clean the log (ratio of dirty log to total log)."
     ),
     t!(
+        "min.compaction.lag.ms",
+        Long,
+        Range(0, I64_MAX),
+        &["log.cleaner.min.compaction.lag.ms"],
+        "The minimum time a message will remain uncompacted in the log."
+    ),
+    t!(
         "min.insync.replicas",
         Int,
         Range(1, I32_MAX),
         &["min.insync.replicas"],
         "The minimum number of replicas that must acknowledge a write for acks=all to succeed."
+    ),
+    t!(
+        "preallocate",
+        Boolean,
+        Bool,
+        &["log.preallocate"],
+        "True if we should preallocate the file on disk when creating a new log segment."
     ),
     t!(
         "retention.bytes",
@@ -217,7 +259,7 @@ const TOPIC_KEYS: &[TopicDef] = &[
     t!(
         "segment.bytes",
         Int,
-        Range(14, I32_MAX),
+        Range(1_048_576, I32_MAX),
         &["log.segment.bytes"],
         "The segment file size for the log."
     ),
@@ -229,11 +271,25 @@ const TOPIC_KEYS: &[TopicDef] = &[
         "The size of the index that maps offsets to file positions."
     ),
     t!(
+        "segment.jitter.ms",
+        Long,
+        Range(0, I64_MAX),
+        &["log.roll.jitter.ms", "log.roll.jitter.hours"],
+        "The maximum random jitter subtracted from the scheduled segment roll time to avoid thundering herds of segment rolling."
+    ),
+    t!(
         "segment.ms",
         Long,
         Range(1, I64_MAX),
         &["log.roll.ms", "log.roll.hours"],
         "The period of time after which Kafka will force the log to roll even if the segment file isn't full."
+    ),
+    t!(
+        "unclean.leader.election.enable",
+        Boolean,
+        Bool,
+        &["unclean.leader.election.enable"],
+        "Indicates whether to enable replicas not in the ISR set to be elected as leader as a last resort."
     ),
 ];
 
@@ -243,7 +299,9 @@ fn topic_def(name: &str) -> Option<&'static TopicDef> {
 
 /// Every topic config name Sluice knows, in alphabetical order.
 pub fn topic_config_names() -> Vec<&'static str> {
-    TOPIC_KEYS.iter().map(|d| d.name).collect()
+    let mut names: Vec<&'static str> = TOPIC_KEYS.iter().map(|d| d.name).collect();
+    names.sort_unstable();
+    names
 }
 
 /// The effective configuration of one topic: per-topic overrides on top of
@@ -254,6 +312,12 @@ pub struct TopicConfig {
     pub cleanup_policy: CleanupPolicy,
     /// `compression.type`: recompression on append.
     pub compression_type: CompressionType,
+    /// `compression.gzip.level`: level when recompressing with gzip (-1 = default).
+    pub compression_gzip_level: i32,
+    /// `compression.lz4.level`: level when recompressing with lz4.
+    pub compression_lz4_level: i32,
+    /// `compression.zstd.level`: level when recompressing with zstd.
+    pub compression_zstd_level: i32,
     /// `delete.retention.ms`: tombstone lifetime under compaction.
     pub delete_retention_ms: i64,
     /// `file.delete.delay.ms`: grace period before a deleted segment's files go.
@@ -266,6 +330,16 @@ pub struct TopicConfig {
     pub index_interval_bytes: i32,
     /// `max.message.bytes`: largest batch a producer may append.
     pub max_message_bytes: i32,
+    /// `max.compaction.lag.ms`: compaction must happen within this.
+    pub max_compaction_lag_ms: i64,
+    /// `min.compaction.lag.ms`: messages stay uncompacted at least this long.
+    pub min_compaction_lag_ms: i64,
+    /// `preallocate`: preallocate segment files.
+    pub preallocate: bool,
+    /// `segment.jitter.ms`: random reduction of the roll time.
+    pub segment_jitter_ms: i64,
+    /// `unclean.leader.election.enable`: no effect on one node; reported only.
+    pub unclean_leader_election_enable: bool,
     /// `message.timestamp.after.max.ms`: reject CreateTime further in the future.
     pub message_timestamp_after_max_ms: i64,
     /// `message.timestamp.before.max.ms`: reject CreateTime further in the past.
@@ -321,7 +395,15 @@ impl TopicConfig {
         TopicConfig {
             cleanup_policy: b.log_cleanup_policy,
             compression_type: b.compression_type,
+            compression_gzip_level: b.compression_gzip_level,
+            compression_lz4_level: b.compression_lz4_level,
+            compression_zstd_level: b.compression_zstd_level,
             delete_retention_ms: b.log_cleaner_delete_retention_ms,
+            max_compaction_lag_ms: b.log_cleaner_max_compaction_lag_ms,
+            min_compaction_lag_ms: b.log_cleaner_min_compaction_lag_ms,
+            preallocate: b.log_preallocate,
+            segment_jitter_ms: b.log_roll_jitter_ms,
+            unclean_leader_election_enable: b.unclean_leader_election_enable,
             file_delete_delay_ms: b.log_segment_delete_delay_ms,
             flush_messages: b.log_flush_interval_messages,
             flush_ms: b.log_flush_interval_ms,
@@ -373,6 +455,35 @@ impl TopicConfig {
                 .parse()
                 .map_err(|_| invalid("min.cleanable.dirty.ratio", v, "must be a number"))?;
         }
+        let boolean = |k: &str| -> Result<Option<bool>, ConfigError> {
+            find(overrides, k)
+                .map(|v| crate::defs::parse_bool(v).ok_or_else(|| invalid(k, v, "must be true or false")))
+                .transpose()
+        };
+        if let Some(b) = boolean("preallocate")? {
+            t.preallocate = b;
+        }
+        if let Some(b) = boolean("unclean.leader.election.enable")? {
+            t.unclean_leader_election_enable = b;
+        }
+        if let Some(n) = int32("compression.gzip.level")? {
+            t.compression_gzip_level = n;
+        }
+        if let Some(n) = int32("compression.lz4.level")? {
+            t.compression_lz4_level = n;
+        }
+        if let Some(n) = int32("compression.zstd.level")? {
+            t.compression_zstd_level = n;
+        }
+        if let Some(n) = int("max.compaction.lag.ms")? {
+            t.max_compaction_lag_ms = n;
+        }
+        if let Some(n) = int("min.compaction.lag.ms")? {
+            t.min_compaction_lag_ms = n;
+        }
+        if let Some(n) = int("segment.jitter.ms")? {
+            t.segment_jitter_ms = n;
+        }
         if let Some(n) = int("delete.retention.ms")? {
             t.delete_retention_ms = n;
         }
@@ -423,7 +534,15 @@ impl TopicConfig {
         Some(match key {
             "cleanup.policy" => self.cleanup_policy.to_value(),
             "compression.type" => self.compression_type.name().to_string(),
+            "compression.gzip.level" => self.compression_gzip_level.to_string(),
+            "compression.lz4.level" => self.compression_lz4_level.to_string(),
+            "compression.zstd.level" => self.compression_zstd_level.to_string(),
             "delete.retention.ms" => self.delete_retention_ms.to_string(),
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms.to_string(),
+            "min.compaction.lag.ms" => self.min_compaction_lag_ms.to_string(),
+            "preallocate" => self.preallocate.to_string(),
+            "segment.jitter.ms" => self.segment_jitter_ms.to_string(),
+            "unclean.leader.election.enable" => self.unclean_leader_election_enable.to_string(),
             "file.delete.delay.ms" => self.file_delete_delay_ms.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
             "flush.ms" => self.flush_ms.to_string(),
@@ -506,6 +625,7 @@ pub fn describe_topic<K: AsRef<str>, V: AsRef<str>>(
             synonyms,
         });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
@@ -514,6 +634,7 @@ pub fn describe_topic<K: AsRef<str>, V: AsRef<str>>(
 const BROKER_SYNONYM_GROUPS: &[&[&str]] = &[
     &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
     &["log.roll.ms", "log.roll.hours"],
+    &["log.roll.jitter.ms", "log.roll.jitter.hours"],
     &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
     &["node.id", "broker.id"],
     &["log.dirs", "log.dir"],

@@ -160,7 +160,9 @@ fn retention_precedence() {
     assert_eq!(r("log.retention.ms=-1\nlog.retention.hours=2"), -1);
     assert_eq!(r("log.retention.hours=-1"), -1);
     assert_names(&err("log.retention.ms=0"), "log.retention.ms", "0", "unlimited (-1)");
-    assert_names(&err("log.retention.ms=-2"), "log.retention.ms", "-2", "at least -1");
+    // Kafka treats any negative retention as unlimited.
+    assert_eq!(r("log.retention.ms=-2"), -1);
+    assert_eq!(r("log.retention.minutes=-5"), -1);
     let c = load_from_str(Some("log.roll.hours=1\nlog.roll.ms=10"), &[], &[])
         .unwrap()
         .config;

@@ -38,6 +38,13 @@ fn defaults_from_broker() {
     assert_eq!(t.message_timestamp_after_max_ms, 3_600_000);
     assert_eq!(t.compression_type, CompressionType::Producer);
     assert_eq!(t.cleanup_policy.to_value(), "delete");
+    assert_eq!(t.compression_gzip_level, -1);
+    assert_eq!(t.compression_lz4_level, 9);
+    assert_eq!(t.compression_zstd_level, 3);
+    assert_eq!(t.max_compaction_lag_ms, i64::MAX);
+    assert_eq!(t.min_compaction_lag_ms, 0);
+    assert_eq!(t.segment_jitter_ms, 0);
+    assert!(!t.preallocate && !t.unclean_leader_election_enable);
 }
 
 #[test]
@@ -59,7 +66,10 @@ fn override_validation() {
     assert!(validate_topic_overrides(o(&[("retention.ms", "-1"), ("compression.type", "zstd")])).is_ok());
     let cases = [
         ("retention.ms", "-2", "at least -1"),
-        ("segment.bytes", "10", "at least 14"),
+        ("segment.bytes", "10", "at least 1048576"),
+        ("compression.gzip.level", "0", "-1 or an integer between 1 and 9"),
+        ("compression.zstd.level", "23", "between -131072 and 22"),
+        ("preallocate", "maybe", "true or false"),
         (
             "compression.type",
             "brotli",
@@ -197,4 +207,29 @@ fn describe_broker_sources_and_synonyms() {
     assert_eq!(ConfigSource::StaticBrokerConfig.code(), 4);
     assert_eq!(ConfigSource::DefaultConfig.name(), "DEFAULT_CONFIG");
     assert_eq!(ConfigType::Password.code(), 9);
+}
+
+#[test]
+fn topic_names_sorted_and_all_resolvable() {
+    let names = topic_config_names();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let t = TopicConfig::from_broker(&BrokerConfig::defaults().unwrap());
+    for n in names {
+        assert!(t.value_text(n).is_some(), "{n}");
+    }
+}
+
+#[test]
+fn describe_topic_is_sorted_and_complete() {
+    let es = describe_topic(&BrokerConfig::defaults().unwrap(), &o(&[])).unwrap();
+    let names: Vec<&str> = es.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, topic_config_names());
+    assert!(es.iter().all(|e| e.value.is_some()));
+    // Every key has a defaulted broker synonym except flush.ms, whose broker
+    // synonym log.flush.interval.ms defaults to null.
+    for e in &es {
+        assert_eq!(e.synonyms.is_empty(), e.name == "flush.ms", "{}", e.name);
+    }
 }
