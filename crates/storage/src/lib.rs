@@ -10,6 +10,7 @@
 //!       ...
 //!       recovery-point                  decimal offset: everything below it was fsynced
 //!       log-start-offset                decimal offset set by DeleteRecords
+//!       clean-shutdown                  "<log end> <active base> <active size>", written by close()
 //! ```
 //!
 //! The `.log` holds magic v2 record batches exactly as the producer sent
@@ -35,8 +36,13 @@
 //!
 //! # Recovery
 //!
-//! [`PartitionLog::open`] trusts segments wholly below the segment that holds
-//! the recovery point (they were sealed); their indexes are used if they are
+//! After [`PartitionLog::close`] (which seals the active segment and writes
+//! `clean-shutdown`), open skips recovery if the marker still matches the
+//! active segment's base and size, checking only that each segment's
+//! indexes fit its `.log` (a header walk from the last index entry); like
+//! Kafka, it does not re-verify CRCs then. Open always removes the marker,
+//! so a crash afterwards recovers. Without a matching marker, open trusts
+//! segments wholly below the segment that holds the recovery point (they were sealed); their indexes are used if they are
 //! whole and consistent with the `.log`, and rebuilt otherwise. From the
 //! segment holding the recovery point onwards (every segment if the file is
 //! missing), every batch is checked: framing (length, magic 2, fits in the

@@ -21,6 +21,11 @@ use crate::sync::SyncHandle;
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
 /// Name of the file holding the log start offset (decimal offset).
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+/// Written by [`PartitionLog::close`] after sealing everything: `<log end
+/// offset> <active segment base> <active .log size>`. If it is present and
+/// still matches the active segment on open, recovery is skipped. Open
+/// removes it, so a crash after open always recovers.
+pub const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
 
 /// Byte positions in the v2 batch header that a LogAppendTime append
 /// rewrites (both are inside the CRC, so the CRC is recomputed).
@@ -91,6 +96,7 @@ pub struct PartitionLog {
     unflushed_messages: i64,
     first_unflushed_ms: Option<i64>,
     failed: Option<String>,
+    recovered_segments: usize,
 }
 
 fn now_ms() -> i64 {
@@ -130,10 +136,29 @@ fn read_checkpoint(path: &Path) -> Result<Option<i64>> {
 /// Atomically replaces a checkpoint file: write a temp file, fsync, rename,
 /// fsync the directory.
 fn write_checkpoint(dir: &Path, name: &str, value: i64) -> Result<()> {
+    write_file(dir, name, &format!("{value}\n"))
+}
+
+/// Reads and removes the clean-shutdown marker; returns the recorded log
+/// end if the marker matches the active segment (same base, same size).
+/// Anything unexpected just means "recover".
+fn read_clean_marker(dir: &Path, active_base: Option<i64>) -> Option<i64> {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    let mut parts = text.split_whitespace().map(str::parse::<i64>);
+    let (Some(Ok(end)), Some(Ok(base)), Some(Ok(size))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let log = std::fs::metadata(crate::segment::segment_path(dir, base, "log")).ok()?;
+    (Some(base) == active_base && i64::try_from(log.len()).ok() == Some(size)).then_some(end)
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
     let mut f = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
-    f.write_all(format!("{value}\n").as_bytes())
+    f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| StorageError::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
@@ -185,7 +210,9 @@ impl PartitionLog {
         let bases = scan_dir(&dir)?;
         let recovery_point = read_checkpoint(&dir.join(RECOVERY_POINT_FILE))?;
         let saved_start = read_checkpoint(&dir.join(LOG_START_OFFSET_FILE))?;
+        let clean = read_clean_marker(&dir, bases.last().copied());
         let mut segments = BTreeMap::new();
+        let mut recovered_segments = 0;
         if bases.is_empty() {
             let base = saved_start.unwrap_or(0).max(0);
             segments.insert(base, Segment::create(&dir, base, now)?);
@@ -198,11 +225,12 @@ impl PartitionLog {
             let last = bases.len() - 1;
             let mut prev_end = i64::MIN;
             for (i, &base) in bases.iter().enumerate() {
-                let seg = if i < first_scanned {
+                let seg = if i < first_scanned || clean.is_some() {
                     Segment::open_trusted(&dir, base, now, config.index_interval_bytes)?
                 } else {
                     let mut seg = Segment::open_existing(&dir, base, now)?;
                     seg.recover(config.index_interval_bytes, i == last, rp, prev_end)?;
+                    recovered_segments += 1;
                     seg
                 };
                 if seg.base_offset < prev_end {
@@ -221,6 +249,15 @@ impl PartitionLog {
             _ => return Err(StorageError::InvalidConfig("no segments".into())),
         };
         let log_end = active.next_offset;
+        if let Some(clean_end) = clean {
+            if clean_end != log_end {
+                return Err(StorageError::Corrupt {
+                    segment: active.log_path.clone(),
+                    position: active.size_bytes,
+                    reason: format!("clean shutdown recorded log end {clean_end}, the log ends at {log_end}"),
+                });
+            }
+        }
         let log_start_offset = saved_start.unwrap_or(first_base).max(first_base).min(log_end);
         // Finish a DeleteRecords interrupted after its checkpoint was written.
         while segments.len() > 1
@@ -250,7 +287,14 @@ impl PartitionLog {
             unflushed_messages: 0,
             first_unflushed_ms: None,
             failed: None,
+            recovered_segments,
         })
+    }
+
+    /// Segments whose batches were all checked by recovery when the log was
+    /// opened (0 after a clean shutdown); for startup logging and tests.
+    pub fn recovered_segments(&self) -> usize {
+        self.recovered_segments
     }
 
     /// The directory holding the segments.
@@ -503,9 +547,19 @@ impl PartitionLog {
         write_checkpoint(&self.dir, RECOVERY_POINT_FILE, self.sync.durable_offset())
     }
 
-    /// Flushes and closes the log.
+    /// Closes the log cleanly: seals the active segment (final time index
+    /// entry, fsync of `.log` and indexes), writes the recovery point and
+    /// then the `clean-shutdown` marker, so the next open can skip
+    /// recovery. The active segment stays active.
     pub fn close(mut self) -> Result<()> {
-        self.flush()
+        self.check_failed()?;
+        let end = self.log_end_offset();
+        let active = self.active_mut();
+        active.seal()?;
+        let marker = format!("{end} {} {}\n", active.base_offset, active.size_bytes);
+        self.sync.mark_durable(end);
+        self.checkpoint_recovery_point()?;
+        write_file(&self.dir, CLEAN_SHUTDOWN_FILE, &marker)
     }
 
     /// Reads whole batches starting with the one that contains

@@ -184,6 +184,7 @@ impl Segment {
             let (_, p) = self.index.entry(self.index.0.len() - 1)?;
             pos = u64::from(p);
         }
+        let last_indexed = pos;
         while pos < self.size_bytes {
             let Ok((h, size)) = self.header_at(pos) else {
                 return Ok(false);
@@ -198,6 +199,12 @@ impl Segment {
         self.max_timestamp_ms = ts;
         self.time_index_last_ms = ts;
         self.has_batches = true;
+        self.bytes_since_index = self.size_bytes - last_indexed;
+        if let Ok((first, _)) = self.header_at(0) {
+            if first.max_timestamp_ms >= 0 {
+                self.rolling_base_ms = first.max_timestamp_ms;
+            }
+        }
         Ok(true)
     }
 

@@ -106,7 +106,8 @@ impl SyncHandle {
         self.mark_durable(base_offset);
     }
 
-    fn mark_durable(&self, offset: i64) {
+    /// Advances the durable offset after the caller fsynced the data.
+    pub(crate) fn mark_durable(&self, offset: i64) {
         self.inner.status.send_if_modified(|s| {
             let advanced = offset > s.durable_offset;
             s.durable_offset = s.durable_offset.max(offset);

@@ -20,7 +20,8 @@ fn small_log(dir: &Path, n: usize) -> Vec<u64> {
         log.append(batch(2, i as i64, 7 + i), opts(0)).unwrap();
         ends.push(log.size_bytes());
     }
-    log.close().unwrap();
+    // Flushed, then a crash (no clean-shutdown marker).
+    log.flush().unwrap();
     ends
 }
 
@@ -103,7 +104,8 @@ fn corruption_in_a_sealed_segment_is_reported() {
     }
     let bases = log.segment_base_offsets();
     assert!(bases.len() >= 3);
-    log.close().unwrap();
+    log.flush().unwrap();
+    drop(log);
     // Damage the tail of the second segment (not the last one).
     let path = log_path(dir.path(), bases[1]);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -179,4 +181,54 @@ fn zero_filled_tail_is_truncated() {
     let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
     assert_eq!(log.log_end_offset(), 4);
     assert_eq!(log.size_bytes(), ends[1]);
+}
+
+#[test]
+fn clean_shutdown_skips_recovery_and_a_crash_after_open_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config()).unwrap();
+    assert_eq!(log.recovered_segments(), 0);
+    for i in 0..80 {
+        log.append(batch(2, i * 10, 50), opts(0)).unwrap();
+    }
+    let segments = log.segment_count();
+    assert!(segments > 2);
+    log.close().unwrap();
+    assert!(dir.path().join("clean-shutdown").exists());
+
+    let mut log = PartitionLog::open(dir.path(), small_config()).unwrap();
+    assert_eq!(log.recovered_segments(), 0);
+    assert!(!dir.path().join("clean-shutdown").exists());
+    assert_eq!(log.log_end_offset(), 160);
+    for o in (0..160).step_by(7) {
+        let got = parse(log.read(o, 1).unwrap().records);
+        assert!(got[0].header().base_offset <= o && o <= got[0].header().last_offset().unwrap());
+    }
+    assert_eq!(log.offset_for_timestamp(785).unwrap(), Some((158, 790)));
+    assert_eq!(log.max_timestamp().unwrap(), Some((159, 791)));
+    // The reopened active segment keeps taking appends.
+    assert_eq!(log.append(batch(1, 5000, 5), opts(0)).unwrap().base_offset, 160);
+    drop(log); // a crash: no marker
+
+    let log = PartitionLog::open(dir.path(), small_config()).unwrap();
+    assert_eq!(log.recovered_segments(), 1);
+    assert_eq!(log.log_end_offset(), 161);
+    assert_eq!(log.offset_for_timestamp(4000).unwrap(), Some((160, 5000)));
+    log.close().unwrap();
+
+    // A marker that no longer matches the active segment (bytes appended
+    // after the clean shutdown) is ignored: recovery truncates them.
+    let active = *PartitionLog::open(dir.path(), small_config())
+        .unwrap()
+        .segment_base_offsets()
+        .last()
+        .unwrap();
+    PartitionLog::open(dir.path(), small_config()).unwrap().close().unwrap();
+    let path = log_path(dir.path(), active);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&[7u8; 30]);
+    std::fs::write(&path, &bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config()).unwrap();
+    assert!(log.recovered_segments() >= 1);
+    assert_eq!(log.log_end_offset(), 161);
 }
