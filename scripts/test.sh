@@ -30,6 +30,12 @@ cargo test --workspace --locked 2>&1 | tee "$test_log"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$test_log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$test_log" | awk '{s+=$1} END {print s+0}')
 
+step "compatibility: kcat (librdkafka 2.0.2)"
+compat_log="$(mktemp)"
+trap 'rm -f "$test_log" "$compat_log"' EXIT
+bash scripts/compat-kcat.sh 2>&1 | tee "$compat_log"
+passed=$((passed + $(grep -Eo '^compat-kcat: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')))
+
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
 
