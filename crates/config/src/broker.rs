@@ -531,6 +531,28 @@ impl BrokerConfig {
             return Err(invalid(key, &value, "must name at least one directory"));
         }
 
+        // Kafka refuses duplicate log directories; two partitions' files would collide.
+        for (i, d) in log_dirs.iter().enumerate() {
+            if log_dirs[..i].contains(d) {
+                let value = raw.get("log.dirs").unwrap_or_default().to_string();
+                return Err(invalid(
+                    "log.dirs",
+                    &value,
+                    &format!("directory {} appears more than once", d.display()),
+                ));
+            }
+        }
+
+        let min_lag = g.i64("log.cleaner.min.compaction.lag.ms")?;
+        let max_lag = g.i64("log.cleaner.max.compaction.lag.ms")?;
+        if min_lag > max_lag {
+            return Err(invalid(
+                "log.cleaner.min.compaction.lag.ms",
+                &min_lag.to_string(),
+                &format!("must not exceed log.cleaner.max.compaction.lag.ms ({max_lag})"),
+            ));
+        }
+
         // Retention: ms > minutes > hours, as Kafka's logRetentionTimeMillis.
         let log_retention_ms = if let Some(ms) = g.i64_opt("log.retention.ms")? {
             ms

@@ -5,6 +5,27 @@
 //! the file, the environment and command-line overrides, and validates the
 //! result into typed structs. It does no I/O beyond reading the one file it is
 //! given, and does no logging: warnings are returned as data.
+//!
+//! Precedence, lowest to highest: built-in defaults, the `-c` file,
+//! `KAFKA_*` then `SLUICE_*` environment variables, `-o key=value` overrides.
+//!
+//! ```
+//! let env = vec![("KAFKA_LOG_RETENTION_HOURS".to_string(), "24".to_string())];
+//! let overrides = vec!["listeners=PLAINTEXT://127.0.0.1:0".to_string()];
+//! let loaded = sluice_config::load_from_str(Some("num.partitions=3\nfoo=1\n"), &env, &overrides).unwrap();
+//! assert_eq!(loaded.config.num_partitions, 3);
+//! assert_eq!(loaded.config.log_retention_ms, 24 * 3_600_000);
+//! assert_eq!(loaded.warnings.len(), 1); // `foo` is unknown
+//!
+//! // Topic-level configuration: validate overrides, resolve, describe.
+//! let overrides = [("retention.ms", "60000")];
+//! sluice_config::validate_topic_overrides(overrides).unwrap();
+//! let topic = sluice_config::TopicConfig::resolve(&loaded.config, &overrides).unwrap();
+//! assert_eq!(topic.retention_ms, 60_000);
+//! let entries = sluice_config::describe_topic(&loaded.config, &overrides).unwrap();
+//! let r = entries.iter().find(|e| e.name == "retention.ms").unwrap();
+//! assert_eq!(r.source, sluice_config::ConfigSource::DynamicTopicConfig);
+//! ```
 
 mod error;
 mod properties;

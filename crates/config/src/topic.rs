@@ -484,6 +484,23 @@ impl TopicConfig {
         if let Some(n) = int("segment.jitter.ms")? {
             t.segment_jitter_ms = n;
         }
+        // Kafka's LogConfig.validateValues rejects a minimum lag above the maximum.
+        if t.min_compaction_lag_ms > t.max_compaction_lag_ms {
+            let key = if find(overrides, "min.compaction.lag.ms").is_some() {
+                "min.compaction.lag.ms"
+            } else {
+                "max.compaction.lag.ms"
+            };
+            let value = find(overrides, key).unwrap_or_default().to_string();
+            return Err(invalid(
+                key,
+                &value,
+                &format!(
+                    "min.compaction.lag.ms ({}) must not exceed max.compaction.lag.ms ({})",
+                    t.min_compaction_lag_ms, t.max_compaction_lag_ms
+                ),
+            ));
+        }
         if let Some(n) = int("delete.retention.ms")? {
             t.delete_retention_ms = n;
         }

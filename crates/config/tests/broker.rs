@@ -244,6 +244,18 @@ fn invalid_values_name_key_value_and_allowed() {
         "at least group.min.session.timeout.ms (10)",
     );
     assert_names(&err("log.dirs= , "), "log.dirs", "", "at least one directory");
+    assert_names(
+        &err("log.dirs=/a,/b,/a"),
+        "log.dirs",
+        "/a,/b,/a",
+        "/a appears more than once",
+    );
+    assert_names(
+        &err("log.cleaner.min.compaction.lag.ms=10\nlog.cleaner.max.compaction.lag.ms=5"),
+        "log.cleaner.min.compaction.lag.ms",
+        "10",
+        "must not exceed",
+    );
     // Whitespace around numbers is tolerated, as in Kafka.
     assert_eq!(
         load_from_str(Some("num.partitions= 3 "), &[], &[])

@@ -94,6 +94,15 @@ fn override_validation() {
     assert!(matches!(e, ConfigError::UnknownTopicConfig { .. }));
     assert!(e.to_string().contains("retention.hours") && e.to_string().contains("retention.ms"));
     assert!(TopicConfig::resolve(&BrokerConfig::defaults().unwrap(), &o(&[("segment.ms", "0")])).is_err());
+    let e = TopicConfig::resolve(
+        &BrokerConfig::defaults().unwrap(),
+        &o(&[("min.compaction.lag.ms", "10"), ("max.compaction.lag.ms", "5")]),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("'min.compaction.lag.ms'") && e.to_string().contains("(5)"),
+        "{e}"
+    );
 }
 
 #[test]
