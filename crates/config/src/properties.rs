@@ -39,6 +39,14 @@ pub fn parse_properties(text: &str) -> Result<Vec<PropertyEntry>, ConfigError> {
         });
     }
     let mut out: Vec<PropertyEntry> = Vec::new();
+    // Java ends lines at \n, \r or \r\n; normalise so old Mac files work too.
+    let normalised;
+    let text = if text.contains('\r') {
+        normalised = text.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        text
+    };
     let mut lines = text.split('\n').enumerate().peekable();
     while let Some((idx, raw)) = lines.next() {
         let start_line = idx + 1;
@@ -269,6 +277,47 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].value, "3");
         assert_eq!(e[0].line, 3);
+    }
+
+    #[test]
+    fn line_endings_and_comment_continuations() {
+        assert_eq!(
+            kv("a=1\rb=2\r\nc=3"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), "3".into())
+            ]
+        );
+        // A comment ending in a backslash does not continue (Java ignores it whole).
+        assert_eq!(kv("# comment \\\na=1"), one("a", "1"));
+        // An empty continuation line ends the value.
+        assert_eq!(
+            kv("a=x\\\n\nb=y"),
+            vec![("a".into(), "x".into()), ("b".into(), "y".into())]
+        );
+    }
+
+    /// Arbitrary input never panics; it either parses or names a line.
+    #[test]
+    fn arbitrary_input_does_not_panic() {
+        let alphabet: Vec<char> = "ab=: \\\t\n\r#!u0F\u{e9}\u{1F600}".chars().collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..5000 {
+            let mut s = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                s.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse_properties(&s);
+            let _ = crate::load_from_str(Some(&s), &[], &[]);
+        }
     }
 
     #[test]

@@ -362,3 +362,43 @@ fn file_reading_limits() {
     assert!(e.to_string().contains("missing.properties"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every known key with hostile values: never a panic, and an error always names the key.
+#[test]
+fn hostile_values_for_every_key() {
+    let keys: Vec<String> = describe_broker(&BrokerConfig::defaults().unwrap())
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(keys.len() > 60);
+    let values = [
+        "",
+        " ",
+        "-1",
+        "0",
+        "-9223372036854775808",
+        "99999999999999999999",
+        "abc",
+        "NaN",
+        "inf",
+        "1e400",
+        "PLAINTEXT://[",
+        "://:",
+        ",,,",
+        "\u{0}",
+        "true",
+        "broker,controller,broker",
+    ];
+    for k in &keys {
+        for v in values {
+            let o = vec![format!("{k}={v}")];
+            if let Err(e) = load_from_str(None, &[], &o) {
+                let s = e.to_string();
+                assert!(e.key().is_some(), "{k}={v:?}: {s}");
+                assert!(s.ends_with('.'), "{s}");
+            }
+        }
+    }
+    // NaN and infinities are not valid ratios.
+    assert!(load_from_str(Some("log.cleaner.min.cleanable.ratio=NaN"), &[], &[]).is_err());
+}
