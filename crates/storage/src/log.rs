@@ -692,12 +692,15 @@ impl PartitionLog {
         Ok(BatchHeaders { log: self, next })
     }
 
-    /// Deletes whole non-active segments by `retention_ms` (the segment's
-    /// largest timestamp, or its file mtime if it has none, is older than
-    /// `now_ms - retention_ms`) and then by `retention_bytes` (oldest first
-    /// while the log stays at or above the limit without it). Stops at the
-    /// first segment that is kept, as Kafka does. Nothing happens under
-    /// `cleanup.policy=compact`. Returns the number of segments deleted.
+    /// Deletes whole segments, oldest first, by `retention_ms` (the
+    /// segment's largest timestamp, or its file mtime if it has none, is
+    /// older than `now_ms - retention_ms`) and then by `retention_bytes`
+    /// (while the log stays at or above the limit without it). Stops at the
+    /// first segment that is kept, as Kafka does. As in Kafka, a non-empty
+    /// active segment that qualifies is rolled first (so an idle partition's
+    /// data still expires), leaving an empty active segment at the log end.
+    /// Nothing happens under `cleanup.policy=compact`. Returns the number
+    /// of segments deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize> {
         self.check_failed()?;
         if !self.config.deletes() {
@@ -705,7 +708,7 @@ impl PartitionLog {
         }
         let mut deleted = 0;
         if self.config.retention_ms >= 0 {
-            while let Some(seg) = self.oldest_inactive() {
+            while let Some(seg) = self.oldest_deletable() {
                 let ts = if seg.max_timestamp_ms >= 0 {
                     seg.max_timestamp_ms
                 } else {
@@ -714,18 +717,18 @@ impl PartitionLog {
                 if now_ms.saturating_sub(ts) <= self.config.retention_ms {
                     break;
                 }
-                self.delete_oldest()?;
+                self.delete_oldest_rolling(now_ms)?;
                 deleted += 1;
             }
         }
         if self.config.retention_bytes >= 0 {
             let mut excess = self.size_bytes() as i64 - self.config.retention_bytes;
-            while let Some(seg) = self.oldest_inactive() {
+            while let Some(seg) = self.oldest_deletable() {
                 if excess - (seg.size_bytes as i64) < 0 {
                     break;
                 }
                 excess -= seg.size_bytes as i64;
-                self.delete_oldest()?;
+                self.delete_oldest_rolling(now_ms)?;
                 deleted += 1;
             }
         }
@@ -737,6 +740,20 @@ impl PartitionLog {
             return None;
         }
         self.segments.values().next()
+    }
+
+    /// The oldest segment retention may delete: any but the active one,
+    /// or the active one if it holds data (it is rolled first).
+    fn oldest_deletable(&self) -> Option<&Segment> {
+        let first = self.segments.values().next()?;
+        (self.segments.len() > 1 || !first.is_empty()).then_some(first)
+    }
+
+    fn delete_oldest_rolling(&mut self, now_ms: i64) -> Result<()> {
+        if self.segments.len() == 1 {
+            self.roll(now_ms)?;
+        }
+        self.delete_oldest()
     }
 
     fn delete_oldest(&mut self) -> Result<()> {

@@ -113,3 +113,25 @@ fn open_finishes_an_interrupted_delete_records() {
     assert_eq!(log.segment_base_offsets()[0], 30);
     assert!(!dir.path().join(format!("{:020}.log", 24)).exists());
 }
+
+#[test]
+fn retention_expires_an_idle_active_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        retention_ms: 1000,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    log.append(batch(3, 5000, 10), opts(5000)).unwrap();
+    assert_eq!(log.apply_retention(5500).unwrap(), 0);
+    assert_eq!(log.apply_retention(7000).unwrap(), 1);
+    assert_eq!(log.segment_base_offsets(), vec![3]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 3));
+    assert!(log.read(3, 100).unwrap().records.is_empty());
+    // Nothing left to delete: the empty active segment stays.
+    assert_eq!(log.apply_retention(1_000_000).unwrap(), 0);
+    assert_eq!(log.append(batch(1, 9000, 1), opts(9000)).unwrap().base_offset, 3);
+    log.close().unwrap();
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 4));
+}
