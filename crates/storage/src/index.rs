@@ -183,3 +183,49 @@ impl TimeIndex {
         if n == 0 { Ok(None) } else { self.entry(n - 1).map(Some) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_and_last_below_by_binary_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut index, ok) = OffsetIndex::open(&dir.path().join("0.index"), false).unwrap();
+        assert!(ok);
+        assert_eq!(index.floor(5).unwrap(), None);
+        for i in 0..1000u32 {
+            index.append(i * 10 + 3, i * 100).unwrap();
+        }
+        assert_eq!(index.floor(0).unwrap(), None);
+        assert_eq!(index.floor(3).unwrap(), Some((3, 0)));
+        for target in [4u32, 12, 13, 500, 9993, 9999, u32::MAX] {
+            let (rel, pos) = index.floor(target).unwrap().unwrap();
+            assert!(rel <= target && (rel == 9993 || rel + 10 > target), "{target}");
+            assert_eq!(pos, (rel - 3) * 10);
+        }
+
+        let (mut time, _) = TimeIndex::open(&dir.path().join("0.timeindex"), false).unwrap();
+        assert_eq!(time.last().unwrap(), None);
+        for i in 0..500i64 {
+            time.append(1000 + i * 2, i as u32).unwrap();
+        }
+        assert_eq!(time.last_below(1000).unwrap(), None);
+        assert_eq!(time.last_below(1001).unwrap(), Some((1000, 0)));
+        assert_eq!(time.last_below(1004).unwrap(), Some((1002, 1)));
+        assert_eq!(time.last_below(1005).unwrap(), Some((1004, 2)));
+        assert_eq!(time.last_below(i64::MAX).unwrap(), Some((1998, 499)));
+        assert_eq!(time.last().unwrap(), Some((1998, 499)));
+    }
+
+    #[test]
+    fn torn_index_is_emptied_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        std::fs::write(&path, [0u8; 13]).unwrap();
+        let (index, ok) = OffsetIndex::open(&path, false).unwrap();
+        assert!(!ok);
+        assert_eq!(index.0.len(), 0);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+}

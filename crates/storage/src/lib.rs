@@ -23,7 +23,7 @@
 //!
 //! # Invariants
 //!
-//! * Offsets strictly increase through the log; a segment's batches lie in
+//! * Offsets are contiguous through a segment (no compaction yet); a segment's batches lie in
 //!   `[base_offset, next segment's base_offset)`.
 //! * Only the last (active) segment is ever written. Before a new segment
 //!   is created the old one is **sealed**: final time index entry, then
@@ -46,7 +46,9 @@
 //! whole and consistent with the `.log`, and rebuilt otherwise. From the
 //! segment holding the recovery point onwards (every segment if the file is
 //! missing), every batch is checked: framing (length, magic 2, fits in the
-//! file), CRC-32C, and offsets increasing; both indexes are rebuilt. At the
+//! file), CRC-32C, and offsets contiguous (each batch's `baseOffset` is the
+//! previous batch's last offset + 1, which also catches damage to that
+//! field, since it is outside the CRC); both indexes are rebuilt. At the
 //! first invalid batch, at byte `p` of segment `S`:
 //!
 //! * if `S` is **not the last** segment, it is [`StorageError::Corrupt`]

@@ -307,9 +307,13 @@ impl Segment {
         Ok(None)
     }
 
+    /// Offsets are contiguous: every batch this crate writes starts where
+    /// the previous one (or the segment) ended. `baseOffset` is outside the
+    /// CRC, so this is also what catches damage to it. (Compaction, when it
+    /// lands, will leave gaps between batches and must relax this.)
     fn sane(&self, h: &BatchHeader, expected: i64) -> std::result::Result<(), String> {
-        if h.base_offset < expected {
-            return Err(format!("base offset {} below expected {expected}", h.base_offset));
+        if h.base_offset != expected {
+            return Err(format!("base offset {} where {expected} was expected", h.base_offset));
         }
         let last = h.last_offset().map_err(|e| e.to_string())?;
         if last - self.base_offset > i64::from(u32::MAX) {
