@@ -96,7 +96,13 @@ pub struct Broker {
     metadata: Mutex<MetadataStore>,
     /// The partition logs.
     pub logs: Logs,
+    /// Producer ids handed out from the current block: (next, end). Blocks are reserved through
+    /// the metadata log, so an id is never handed out twice, even across restarts.
+    producer_ids: Mutex<(i64, i64)>,
 }
+
+/// Producer ids reserved per metadata commit (Kafka's controller hands out blocks of 1000 too).
+pub const PRODUCER_ID_BLOCK: i64 = 1000;
 
 /// The metadata log's directory inside the data directory, named as KRaft names it.
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
@@ -111,8 +117,25 @@ impl Broker {
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
             logs: Logs::new(data_dir, settings.log_config.clone()),
             settings,
+            producer_ids: Mutex::new((0, 0)),
             metadata: Mutex::new(metadata),
         }))
+    }
+
+    /// A producer id never handed out before.
+    pub fn next_producer_id(&self) -> Result<i64, MetadataError> {
+        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.0 >= ids.1 {
+            let mut store = self.metadata();
+            let start = store.image().next_producer_id;
+            store.commit(&[sluice_metadata::MetadataRecord::ProducerIds {
+                next_producer_id: start + PRODUCER_ID_BLOCK,
+            }])?;
+            *ids = (start, start + PRODUCER_ID_BLOCK);
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
     }
 
     /// Locks the metadata store. A poisoned lock means a handler panicked mid-change; the store

@@ -6,6 +6,7 @@
 //! [`SyncHandle`] outside the lock, so concurrent producers share one fsync (group commit).
 //! Every append bumps [`Logs::appended`], which long-polling fetches wait on.
 
+use crate::producers::ProducerState;
 use sluice_metadata::TopicImage;
 use sluice_protocol::Uuid;
 use sluice_storage::{LogConfig, PartitionLog, StorageError, SyncHandle};
@@ -20,6 +21,9 @@ pub struct Partition {
     pub log: RwLock<PartitionLog>,
     /// Group-commit handle for acks=all, usable without the lock.
     pub sync: SyncHandle,
+    /// Idempotent producers' epochs and recent batches. Locked after `log` (never before), so
+    /// the check and the append are one step.
+    pub producers: Mutex<ProducerState>,
 }
 
 impl Partition {
@@ -31,6 +35,11 @@ impl Partition {
     /// Write access.
     pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, PartitionLog> {
         self.log.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The producer state; lock it only while holding [`Partition::write`].
+    pub fn producers(&self) -> std::sync::MutexGuard<'_, ProducerState> {
+        self.producers.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -103,9 +112,12 @@ impl Logs {
         }
         let dir = self.dir.join(format!("{}-{partition}", topic.name));
         let log = PartitionLog::open(&dir, topic_log_config(&self.defaults, overrides))?;
+        // Producer state comes back from the batch headers still in the log.
+        let producers = ProducerState::rebuild(log.batch_headers_from(log.log_start_offset())?)?;
         let p = Arc::new(Partition {
             sync: log.sync_handle(),
             log: RwLock::new(log),
+            producers: Mutex::new(producers),
         });
         open.insert((topic.topic_id, partition), p.clone());
         Ok(p)

@@ -481,3 +481,136 @@ mod topics {
         server.shutdown().await;
     }
 }
+
+mod idempotence {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::CreatableTopic;
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    use sluice_protocol::generated::{CreateTopicsRequest, InitProducerIdRequest, ProduceRequest};
+    use sluice_protocol::records::{BatchBuilder, NewRecord};
+
+    fn batch(pid: i64, epoch: i16, first_seq: i32, records: usize) -> Bytes {
+        let mut b = BatchBuilder::new(0).producer(pid, epoch, first_seq);
+        for i in 0..records {
+            b.append(&NewRecord::new(
+                1_700_000_000_000,
+                Some(Bytes::from(format!("k{i}"))),
+                Some(Bytes::from_static(b"v")),
+            ))
+            .unwrap();
+        }
+        b.build().unwrap().into_bytes()
+    }
+
+    /// Produces one batch with acks=all; returns (error code, base offset).
+    async fn produce(s: &mut TcpStream, records: Bytes) -> (i16, i64) {
+        let body = RequestBody::Produce(ProduceRequest {
+            acks: -1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: "idem".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(records),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(s, 0, 9, 1, body).await;
+        let ResponseBody::Produce(r) = body else { panic!() };
+        let p = &r.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset)
+    }
+
+    async fn producer_id(s: &mut TcpStream) -> i64 {
+        let (_, body) = call(
+            s,
+            22,
+            4,
+            1,
+            RequestBody::InitProducerId(InitProducerIdRequest {
+                transactional_id: None,
+                transaction_timeout_ms: 60_000,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let ResponseBody::InitProducerId(r) = body else {
+            panic!()
+        };
+        assert_eq!((r.error_code, r.producer_epoch), (0, 0));
+        r.producer_id
+    }
+
+    #[tokio::test]
+    async fn duplicates_gaps_and_fencing_as_kafka_answers_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = || BrokerSettings {
+            listeners: vec![ListenerSettings {
+                name: "PLAINTEXT".into(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                advertised_host: None,
+                advertised_port: None,
+            }],
+            ..Default::default()
+        };
+        let server = Server::start(Broker::open(settings(), dir.path()).unwrap())
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "idem".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        let pid = producer_id(&mut s).await;
+        let other = producer_id(&mut s).await;
+        assert_ne!(pid, other, "producer ids are never reused");
+
+        assert_eq!(produce(&mut s, batch(pid, 0, 0, 3)).await, (0, 0));
+        assert_eq!(produce(&mut s, batch(pid, 0, 3, 2)).await, (0, 3));
+        // A retry of the first batch: same offsets, nothing appended.
+        assert_eq!(produce(&mut s, batch(pid, 0, 0, 3)).await, (0, 0));
+        // A gap in the sequence.
+        assert_eq!(
+            produce(&mut s, batch(pid, 0, 9, 1)).await.0,
+            ErrorCode::OutOfOrderSequenceNumber.code()
+        );
+        // A new producer must start at sequence 0.
+        assert_eq!(
+            produce(&mut s, batch(other, 0, 5, 1)).await.0,
+            ErrorCode::OutOfOrderSequenceNumber.code()
+        );
+        // A bumped epoch starts over at 0; the old epoch is then fenced.
+        assert_eq!(produce(&mut s, batch(pid, 1, 0, 1)).await, (0, 5));
+        assert_eq!(
+            produce(&mut s, batch(pid, 0, 5, 1)).await.0,
+            ErrorCode::InvalidProducerEpoch.code()
+        );
+        drop(s);
+        server.shutdown().await;
+
+        // After a restart the state is rebuilt from the log: the retry is still a duplicate.
+        let server = Server::start(Broker::open(settings(), dir.path()).unwrap())
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+        assert_eq!(
+            produce(&mut s, batch(pid, 1, 0, 1)).await,
+            (0, 5),
+            "duplicate after restart"
+        );
+        assert_eq!(produce(&mut s, batch(pid, 1, 1, 1)).await, (0, 6));
+        let third = producer_id(&mut s).await;
+        assert!(third > other, "ids keep increasing across restarts");
+        server.shutdown().await;
+    }
+}

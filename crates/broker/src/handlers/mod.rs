@@ -8,6 +8,7 @@ pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod fetch;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -53,6 +54,7 @@ pub const SERVED: &[ServedApi] = &[
     served(api_versions::API_KEY, api_versions::VERSIONS),
     served(create_topics::API_KEY, create_topics::VERSIONS),
     served(delete_topics::API_KEY, delete_topics::VERSIONS),
+    served(init_producer_id::API_KEY, init_producer_id::VERSIONS),
 ];
 
 const fn served(key: i16, versions: (i16, i16)) -> ServedApi {
@@ -78,6 +80,9 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
         }
         RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::InitProducerId(req) => {
+            Output::Respond(ResponseBody::InitProducerId(init_producer_id::handle(broker, &req)))
+        }
         RequestBody::Fetch(req) => fetch::handle(broker, header, req),
         RequestBody::ListOffsets(req) => {
             Output::Respond(ResponseBody::ListOffsets(list_offsets::handle(broker, header, &req)))

@@ -5,16 +5,20 @@
 //! it is fsynced, through the partition's group commit, so concurrent producers share fsyncs;
 //! acks=0 gets no response at all.
 //!
-//! Not here yet: idempotent and transactional producers (InitProducerId and per-producer sequence
-//! state), which the rest of this issue adds.
+//! Idempotent producers: each batch's producer id, epoch and sequences are checked against the
+//! partition's producer state under the same lock as the append (see [`crate::producers`]); a
+//! retried batch is answered with its original offsets and not appended twice. Transactional
+//! produce comes with the transaction coordinator.
 
 use super::{Output, ResponseFuture};
 use crate::context::Broker;
 use crate::errors::storage_error_code;
 use crate::logs::now_ms;
+use crate::producers::Check;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use sluice_protocol::generated::{ProduceRequest, ProduceResponse, RequestHeader, ResponseBody};
+use sluice_protocol::records::{BatchHeader, batches};
 use sluice_storage::{AppendOptions, SyncHandle};
 use std::sync::Arc;
 
@@ -91,13 +95,48 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                         Err(e) => return partition_error(index, storage_error_code(&e), Some(e.to_string())),
                     };
                     let leader_epoch = topic.partitions.get(&index).map_or(0, |p| p.leader_epoch);
-                    let appended = partition.write().append(
+                    // Batch headers for the idempotence check; unparsable input is left for the
+                    // log's own validation to refuse.
+                    let headers: Vec<BatchHeader> = batches(records.clone())
+                        .map_while(Result::ok)
+                        .map(|b| *b.header())
+                        .collect();
+                    let mut log = partition.write();
+                    let mut producers = partition.producers();
+                    for header in &headers {
+                        match producers.check(header) {
+                            Check::Append => {}
+                            Check::Reject(code) => return partition_error(index, code, None),
+                            // A retry of a write that already happened: answer as the first time.
+                            Check::Duplicate(dup) => {
+                                return PartitionProduceResponse {
+                                    index,
+                                    error_code: 0,
+                                    base_offset: dup.base_offset,
+                                    log_append_time_ms: -1,
+                                    log_start_offset: log.log_start_offset(),
+                                    ..Default::default()
+                                };
+                            }
+                        }
+                    }
+                    let appended = log.append(
                         records,
                         AppendOptions {
                             leader_epoch,
                             now_ms: now_ms(),
                         },
                     );
+                    if let Ok(info) = &appended {
+                        let mut base_offset = info.base_offset;
+                        for header in &headers {
+                            producers.record(header, base_offset);
+                            base_offset += i64::from(header.last_offset_delta) + 1;
+                        }
+                    }
+                    drop(producers);
+                    let log_start_offset = log.log_start_offset();
+                    drop(log);
                     match appended {
                         Ok(info) => {
                             appended_any = true;
@@ -109,7 +148,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                                 error_code: 0,
                                 base_offset: info.base_offset,
                                 log_append_time_ms: info.log_append_time_ms,
-                                log_start_offset: partition.read().log_start_offset(),
+                                log_start_offset,
                                 ..Default::default()
                             }
                         }

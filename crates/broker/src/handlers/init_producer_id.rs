@@ -1,0 +1,38 @@
+//! InitProducerId (key 22): producer ids for idempotent producers.
+//!
+//! A producer without a transactional id gets a new producer id with epoch 0, as Kafka's
+//! handler does: the broker never reuses an id, so a restarted producer can never be confused
+//! with its earlier self. Transactional ids need the transaction coordinator, which does not exist
+//! yet: they are answered COORDINATOR_NOT_AVAILABLE.
+
+use crate::context::Broker;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
+
+pub const API_KEY: i16 = 22;
+/// Versions served: v0-v5 (v6, two-phase commit, is still marked unstable by Kafka).
+pub const VERSIONS: (i16, i16) = (0, 5);
+
+pub fn handle(broker: &Broker, req: &InitProducerIdRequest) -> InitProducerIdResponse {
+    let refuse = |code: ErrorCode| InitProducerIdResponse {
+        error_code: code.code(),
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    if req.transactional_id.is_some() {
+        return refuse(ErrorCode::CoordinatorNotAvailable);
+    }
+    match broker.next_producer_id() {
+        Ok(producer_id) => InitProducerIdResponse {
+            error_code: 0,
+            producer_id,
+            producer_epoch: 0,
+            ..Default::default()
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not reserve producer ids");
+            refuse(ErrorCode::UnknownServerError)
+        }
+    }
+}
