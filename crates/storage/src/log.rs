@@ -208,7 +208,13 @@ impl PartitionLog {
         std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
         let now = now_ms();
         let bases = scan_dir(&dir)?;
-        let recovery_point = read_checkpoint(&dir.join(RECOVERY_POINT_FILE))?;
+        // A damaged recovery point only costs a full scan, so it is not an
+        // error (a damaged log-start-offset would resurrect deleted records,
+        // so that one is).
+        let recovery_point = read_checkpoint(&dir.join(RECOVERY_POINT_FILE)).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "ignoring unreadable recovery point; scanning every segment");
+            None
+        });
         let saved_start = read_checkpoint(&dir.join(LOG_START_OFFSET_FILE))?;
         let clean = read_clean_marker(&dir, bases.last().copied());
         let mut segments = BTreeMap::new();
@@ -566,6 +572,10 @@ impl PartitionLog {
     /// `start_offset`, up to `max_bytes`, but always at least one whole
     /// batch if there is one (KIP-74), from a single segment. Uses the
     /// sparse index, a short header scan and one or two preads.
+    ///
+    /// The read buffer is `max(max_bytes, first batch)` bytes, so the
+    /// caller bounds memory with `max_bytes` (Kafka's per-partition
+    /// `max_bytes` / `fetch.max.bytes`).
     ///
     /// `start_offset == log_end_offset` returns no records;
     /// `start_offset` outside `[log_start_offset, log_end_offset]` is

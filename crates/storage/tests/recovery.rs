@@ -279,3 +279,17 @@ fn random_tail_damage_never_serves_bad_data() {
         }
     }
 }
+
+#[test]
+fn damaged_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    small_log(dir.path(), 3);
+    std::fs::write(dir.path().join("recovery-point"), "garbage").unwrap();
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.recovered_segments(), 1);
+    assert_eq!(log.log_end_offset(), 6);
+    drop(log);
+    std::fs::write(dir.path().join("log-start-offset"), "x").unwrap();
+    let err = PartitionLog::open(dir.path(), LogConfig::default()).unwrap_err();
+    assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+}
