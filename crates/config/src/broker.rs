@@ -160,7 +160,7 @@ pub struct BrokerConfig {
     pub process_roles: Vec<String>,
     /// `listeners`: sockets to bind.
     pub listeners: Vec<Listener>,
-    /// `advertised.listeners` (defaults to `listeners`): addresses given to clients.
+    /// `advertised.listeners` (defaults to `listeners` minus controller listeners): addresses given to clients.
     pub advertised_listeners: Vec<Listener>,
     /// `listener.security.protocol.map`, upper-cased names -> protocol.
     pub listener_security_protocol_map: BTreeMap<String, SecurityProtocol>,
@@ -366,6 +366,17 @@ pub(crate) fn invalid(key: &str, value: &str, allowed: &str) -> ConfigError {
     }
 }
 
+impl std::fmt::Display for Listener {
+    /// `NAME://host:port`, bracketing IPv6 hosts, as Kafka writes listeners.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.name, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.name, self.host, self.port)
+        }
+    }
+}
+
 impl BrokerConfig {
     /// All defaults, as a broker started with no file would have them.
     pub fn defaults() -> Result<BrokerConfig, ConfigError> {
@@ -444,6 +455,20 @@ impl BrokerConfig {
                 "must name at least one listener, e.g. PLAINTEXT://:9092",
             ));
         }
+        let controller_listener_names: Vec<String> = split_list(&g.string("controller.listener.names")?)
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect();
+        for c in &controller_listener_names {
+            if !listeners.iter().any(|l| &l.name == c) {
+                return Err(invalid(
+                    "controller.listener.names",
+                    &controller_listener_names.join(","),
+                    &format!("{c} must also appear in listeners (names there: {})", names(&listeners)),
+                ));
+            }
+        }
+
         let advertised_listeners = match raw.get("advertised.listeners") {
             Some(t) => {
                 let adv = parse_listeners("advertised.listeners", t, &protocol_map, false)?;
@@ -469,22 +494,14 @@ impl BrokerConfig {
                 }
                 adv
             }
-            None => listeners.clone(),
+            // Like Kafka's broker role, clients are not told about controller
+            // listeners unless advertised.listeners names them explicitly.
+            None => listeners
+                .iter()
+                .filter(|l| !controller_listener_names.contains(&l.name))
+                .cloned()
+                .collect(),
         };
-
-        let controller_listener_names: Vec<String> = split_list(&g.string("controller.listener.names")?)
-            .iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect();
-        for c in &controller_listener_names {
-            if !listeners.iter().any(|l| &l.name == c) {
-                return Err(invalid(
-                    "controller.listener.names",
-                    &controller_listener_names.join(","),
-                    &format!("{c} must also appear in listeners (names there: {})", names(&listeners)),
-                ));
-            }
-        }
 
         let inter_broker_listener_name = match raw.get("inter.broker.listener.name") {
             Some(n) => {

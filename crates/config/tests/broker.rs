@@ -292,6 +292,17 @@ fn listeners_parse() {
     assert!(c.advertised_listener("INTERNAL").is_none());
     assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
     assert_eq!(c.controller_listener_names, vec!["CONTROLLER".to_string()]);
+    assert_eq!(c.listeners[1].to_string(), "SSL://[::1]:9093");
+    assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://:9092");
+
+    // Without advertised.listeners, controller listeners are not advertised.
+    let f = "listeners=PLAINTEXT://:9092,CONTROLLER://:9093\ncontroller.listener.names=CONTROLLER";
+    let c = load_from_str(Some(f), &[], &[]).unwrap().config;
+    assert_eq!(c.advertised_listeners.len(), 1);
+    assert!(c.advertised_listener("CONTROLLER").is_none());
+    // A controller-only listener set leaves nothing for clients.
+    let f = "listeners=CONTROLLER://:9093\ncontroller.listener.names=CONTROLLER";
+    assert!(load_from_str(Some(f), &[], &[]).is_err());
 }
 
 #[test]
