@@ -27,25 +27,23 @@
 //! assert_eq!(r.source, sluice_config::ConfigSource::DynamicTopicConfig);
 //! ```
 
-mod error;
-mod properties;
-
-pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
-pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 mod broker;
 mod defs;
+mod error;
 mod layers;
+mod properties;
+mod topic;
 
 pub use broker::{
     BrokerConfig, CleanupPolicy, CompressionType, Listener, LoadedConfig, SecurityProtocol, TimestampType,
     broker_config_type, load, load_from_str,
 };
 pub use defs::{ConfigType, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
 pub use layers::{
     MAX_VALUE_BYTES, RawConfig, RawValue, SLUICE_NON_CONFIG_ENV_VARS, env_var_to_key, layer, read_config_file,
 };
-mod topic;
-
+pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 pub use topic::{
     ConfigEntry, ConfigSource, ConfigSynonym, TopicConfig, describe_broker, describe_topic, topic_config_names,
     validate_topic_overrides,

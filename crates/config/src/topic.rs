@@ -75,7 +75,8 @@ pub struct ConfigEntry {
     pub source: ConfigSource,
     /// Whether the value is secret (never true for Sluice's keys today).
     pub is_sensitive: bool,
-    /// Whether AlterConfigs may change it (broker configs: yes read-only).
+    /// True when AlterConfigs may not change it: every broker key (Sluice has no
+    /// dynamic broker configs yet); never a topic key.
     pub read_only: bool,
     /// Type for clients such as kafka-ui and the admin CLI.
     pub config_type: ConfigType,
