@@ -614,3 +614,199 @@ mod idempotence {
         server.shutdown().await;
     }
 }
+
+mod admin {
+    use super::*;
+    use sluice_protocol::generated::create_partitions_request::CreatePartitionsTopic;
+    use sluice_protocol::generated::create_topics_request::CreatableTopic;
+    use sluice_protocol::generated::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    use sluice_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use sluice_protocol::generated::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    use sluice_protocol::generated::{
+        CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DescribeClusterRequest, ListOffsetsRequest,
+        OffsetForLeaderEpochRequest, ProduceRequest,
+    };
+    use sluice_protocol::records::{BatchBuilder, NewRecord};
+
+    async fn produce_n(s: &mut TcpStream, n: usize) {
+        let mut b = BatchBuilder::new(0);
+        for i in 0..n {
+            b.append(&NewRecord::new(
+                1_000 + i as i64,
+                None,
+                Some(Bytes::from(format!("v{i}"))),
+            ))
+            .unwrap();
+        }
+        let body = RequestBody::Produce(ProduceRequest {
+            transactional_id: None,
+            acks: 1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: "admin".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(b.build().unwrap().into_bytes()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(s, 0, 9, 1, body).await;
+        let ResponseBody::Produce(r) = body else { panic!() };
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    }
+
+    async fn offsets(s: &mut TcpStream, timestamp: i64) -> (i16, i64, i64) {
+        let body = RequestBody::ListOffsets(ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: "admin".into(),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(s, 2, 7, 1, body).await;
+        let ResponseBody::ListOffsets(r) = body else { panic!() };
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset, p.timestamp)
+    }
+
+    #[tokio::test]
+    async fn cluster_partitions_records_offsets_and_epochs() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let (_, body) = call(
+            &mut s,
+            60,
+            1,
+            1,
+            RequestBody::DescribeCluster(DescribeClusterRequest {
+                endpoint_type: 1,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let ResponseBody::DescribeCluster(r) = body else {
+            panic!()
+        };
+        assert_eq!((r.error_code, r.brokers.len(), r.controller_id), (0, 1, 1));
+        assert_eq!(r.cluster_id, "sluice-cluster");
+
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "admin".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        let grow = |count: i32| {
+            RequestBody::CreatePartitions(CreatePartitionsRequest {
+                topics: vec![CreatePartitionsTopic {
+                    name: "admin".into(),
+                    count,
+                    assignments: None,
+                    ..Default::default()
+                }],
+                timeout_ms: 5000,
+                ..Default::default()
+            })
+        };
+        let (_, body) = call(&mut s, 37, 3, 1, grow(4)).await;
+        let ResponseBody::CreatePartitions(r) = body else {
+            panic!()
+        };
+        assert_eq!(r.results[0].error_code, 0);
+        let (_, body) = call(&mut s, 37, 3, 1, grow(2)).await;
+        let ResponseBody::CreatePartitions(r) = body else {
+            panic!()
+        };
+        assert_eq!(
+            r.results[0].error_code,
+            ErrorCode::InvalidPartitions.code(),
+            "cannot shrink"
+        );
+
+        produce_n(&mut s, 10).await;
+        assert_eq!(offsets(&mut s, -2).await, (0, 0, -1));
+        assert_eq!(offsets(&mut s, -1).await, (0, 10, -1));
+        assert_eq!(offsets(&mut s, 1_004).await, (0, 4, 1_004), "by timestamp");
+        assert_eq!(offsets(&mut s, -3).await, (0, 9, 1_009), "max timestamp");
+        assert_eq!(offsets(&mut s, 99_999).await, (0, -1, -1), "after every record");
+
+        let delete = |offset: i64| {
+            RequestBody::DeleteRecords(DeleteRecordsRequest {
+                topics: vec![DeleteRecordsTopic {
+                    name: "admin".into(),
+                    partitions: vec![DeleteRecordsPartition {
+                        partition_index: 0,
+                        offset,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                timeout_ms: 5000,
+                ..Default::default()
+            })
+        };
+        let (_, body) = call(&mut s, 21, 2, 1, delete(4)).await;
+        let ResponseBody::DeleteRecords(r) = body else { panic!() };
+        assert_eq!(
+            (
+                r.topics[0].partitions[0].error_code,
+                r.topics[0].partitions[0].low_watermark
+            ),
+            (0, 4)
+        );
+        assert_eq!(offsets(&mut s, -2).await, (0, 4, -1), "log start moved");
+        let (_, body) = call(&mut s, 21, 2, 1, delete(11)).await;
+        let ResponseBody::DeleteRecords(r) = body else { panic!() };
+        assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::OffsetOutOfRange.code());
+
+        let epoch = |current: i32, leader_epoch: i32| {
+            RequestBody::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest {
+                replica_id: -1,
+                topics: vec![OffsetForLeaderTopic {
+                    topic: "admin".into(),
+                    partitions: vec![OffsetForLeaderPartition {
+                        partition: 0,
+                        current_leader_epoch: current,
+                        leader_epoch,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        };
+        for (current, asked, want) in [
+            (0, 0, (0, 0, 10)),
+            (-1, 0, (0, 0, 10)),
+            (1, 0, (ErrorCode::UnknownLeaderEpoch.code(), -1, -1)),
+            (0, 5, (0, -1, -1)),
+        ] {
+            let (_, body) = call(&mut s, 23, 4, 1, epoch(current, asked)).await;
+            let ResponseBody::OffsetForLeaderEpoch(r) = body else {
+                panic!()
+            };
+            let p = &r.topics[0].partitions[0];
+            assert_eq!(
+                (p.error_code, p.leader_epoch, p.end_offset),
+                want,
+                "current {current} asked {asked}"
+            );
+        }
+        server.shutdown().await;
+    }
+}

@@ -5,12 +5,16 @@
 //! what the protocol crate's codec reads and writes.
 
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod fetch;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 
 use crate::connection::ConnectionInfo;
@@ -54,7 +58,11 @@ pub const SERVED: &[ServedApi] = &[
     served(api_versions::API_KEY, api_versions::VERSIONS),
     served(create_topics::API_KEY, create_topics::VERSIONS),
     served(delete_topics::API_KEY, delete_topics::VERSIONS),
+    served(delete_records::API_KEY, delete_records::VERSIONS),
     served(init_producer_id::API_KEY, init_producer_id::VERSIONS),
+    served(offset_for_leader_epoch::API_KEY, offset_for_leader_epoch::VERSIONS),
+    served(create_partitions::API_KEY, create_partitions::VERSIONS),
+    served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
 ];
 
 const fn served(key: i16, versions: (i16, i16)) -> ServedApi {
@@ -80,6 +88,18 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
         }
         RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::DescribeCluster(req) => Output::Respond(ResponseBody::DescribeCluster(describe_cluster::handle(
+            broker, conn, &req,
+        ))),
+        RequestBody::CreatePartitions(req) => {
+            Output::Respond(ResponseBody::CreatePartitions(create_partitions::handle(broker, &req)))
+        }
+        RequestBody::DeleteRecords(req) => {
+            Output::Respond(ResponseBody::DeleteRecords(delete_records::handle(broker, &req)))
+        }
+        RequestBody::OffsetForLeaderEpoch(req) => Output::Respond(ResponseBody::OffsetForLeaderEpoch(
+            offset_for_leader_epoch::handle(broker, header, &req),
+        )),
         RequestBody::InitProducerId(req) => {
             Output::Respond(ResponseBody::InitProducerId(init_producer_id::handle(broker, &req)))
         }
