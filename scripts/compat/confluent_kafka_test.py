@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0.
+"""confluent-kafka (librdkafka) against Sluice: admin create/delete topic, produce in every codec
+with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets.
+    confluent_kafka_test.py <bootstrap>
+    confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
+The second form only reads <topic> and checks it holds <client>'s plan (common.plan); it verifies
+what kafkajs wrote, since kafkajs cannot consume without consumer groups.
+Idempotence: librdkafka's default is enable.idempotence=false, and it is set explicitly here;
+the idempotent producer is tested once Sluice serves InitProducerId."""
+import sys
+import time
+
+from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME,
+                             Consumer, KafkaException, Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import common
+
+broker = sys.argv[1]
+base = {"bootstrap.servers": broker, "broker.address.family": "v4"}
+chk = common.Checker("confluent-kafka")
+
+
+def topic_partitions(topic):
+    md = AdminClient(base).list_topics(topic=topic, timeout=10)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return None, t.error if t else "absent"
+    return len(t.partitions), None
+
+
+def admin_create(topic, partitions):
+    a = AdminClient(base)
+    futs = a.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)], operation_timeout=10)
+    futs[topic].result(15)
+
+
+def admin_delete(topic):
+    a = AdminClient(base)
+    a.delete_topics([topic], operation_timeout=10)[topic].result(15)
+
+
+def consume_all(topic):
+    """Reads every partition from the beginning up to its high watermark, without a group."""
+    # librdkafka insists on a group.id, but with assign() and no commits it uses no group API.
+    c = Consumer({**base, "group.id": "compat-unused", "enable.auto.commit": False, "enable.auto.offset.store": False,
+                  "fetch.max.bytes": 8 << 20, "max.partition.fetch.bytes": 4 << 20})
+    try:
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(common.PARTITIONS)}
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(common.PARTITIONS)])
+        got, pos = [], {p: 0 for p in ends}
+        deadline = time.time() + 45
+        while any(pos[p] < ends[p] for p in ends) and time.time() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                raise KafkaException(m.error())
+            tt, ts = m.timestamp()
+            got.append({"partition": m.partition(), "offset": m.offset(), "key": m.key(), "value": m.value(),
+                        "headers": m.headers() or [], "ts": ts,
+                        "ts_type": {TIMESTAMP_CREATE_TIME: "create", TIMESTAMP_LOG_APPEND_TIME: "append"}.get(tt, tt)})
+            pos[m.partition()] = m.offset() + 1
+        if any(pos[p] < ends[p] for p in ends):
+            raise RuntimeError("timed out: positions %r, high watermarks %r" % (pos, ends))
+        return got, ends
+    finally:
+        c.close()
+
+
+def verify_only(topic, client, t0, t1):
+    expected = common.full_plan(client)
+    if client == "kafkajs":
+        # kafkajs_test.js also sends its first 30 zstd records again in one request, keys *-zstd-batch-*.
+        expected += [{**r, "key": r["key"].replace(b"-zstd-", b"-zstd-batch-")}
+                     for r in common.plan(client, "zstd")[:common.PER_CODEC]]
+    res = chk.run("read %s's records with confluent-kafka" % client, consume_all, topic)
+    if res is not None:
+        common.verify(chk, "%s records read by confluent-kafka" % client, expected, res[0], t0, t1)
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "--verify":
+        return verify_only(sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    topic = "compat-confluent"
+    # 1. Admin: create with 3 partitions, see it in metadata; create + delete another.
+    chk.run("admin CreateTopics(%s, 3 partitions)" % topic, admin_create, topic, 3)
+    n, err = topic_partitions(topic)
+    chk.check("topic in metadata with 3 partitions", n == 3, "partitions %r, error %r" % (n, err))
+    tmp = "compat-confluent-deleted"
+    chk.run("admin CreateTopics(%s)" % tmp, admin_create, tmp, 1)
+    chk.run("admin DeleteTopics(%s)" % tmp, admin_delete, tmp)
+    # Metadata for all topics (a null topic list).
+    md = chk.run("Metadata for all topics", lambda: AdminClient(base).list_topics(timeout=10))
+    if md is not None:
+        chk.check("all-topics metadata lists the created topic and not the deleted one",
+                  topic in md.topics and tmp not in md.topics, "topics %r" % sorted(md.topics))
+    dup_err = None
+    try:
+        admin_create(topic, 3)
+    except Exception as e:  # noqa: BLE001
+        dup_err = e
+    chk.check("creating an existing topic fails with TOPIC_ALREADY_EXISTS",
+              dup_err is not None and "TOPIC_ALREADY_EXISTS" in str(dup_err), "got %r" % (dup_err,))
+
+    # 2. Produce in every codec, acks=all; delivery reports give partition and offset.
+    t0 = common.now_ms()
+    expected, reports = [], {}
+    for codec in common.CODECS:
+        errors = []
+
+        def dr(err, msg, codec=codec):
+            if err is not None:
+                errors.append(str(err))
+            else:
+                reports[msg.key()] = (msg.partition(), msg.offset())
+        p = Producer({**base, "compression.type": codec, "acks": "all", "enable.idempotence": False,
+                      "linger.ms": 20, "message.max.bytes": 2 << 20})
+        recs = common.plan("confluent-kafka", codec)
+        try:
+            for r in recs:
+                kw = {} if r["partition"] is None else {"partition": r["partition"]}
+                p.produce(topic, key=r["key"], value=r["value"], headers=r["headers"], on_delivery=dr, **kw)
+            left = p.flush(30)
+            chk.check("produce %d records with %s, acks=all" % (len(recs), codec), not errors and left == 0,
+                      "delivery errors %r, %d undelivered" % (errors[:3], left))
+        except Exception as e:  # noqa: BLE001
+            chk.fail("produce with %s" % codec, "%s: %s" % (type(e).__name__, e))
+        expected += recs
+    t1 = common.now_ms()
+
+    # 3. Read back without a group.
+    res = chk.run("consume with assign + seek to beginning", consume_all, topic)
+    if res is not None:
+        got, ends = res
+        by_key = common.verify(chk, "read back", expected, got, t0, t1)
+        bad = [(k, rep, (by_key[k]["partition"], by_key[k]["offset"])) for k, rep in reports.items()
+               if k in by_key and (by_key[k]["partition"], by_key[k]["offset"]) != rep]
+        chk.check("delivery-report offsets match the fetched offsets", not bad, repr(bad[:5]))
+        # 4. ListOffsets: earliest 0, latest = records in the partition, by timestamp.
+        c = Consumer({**base, "group.id": "compat-unused"})
+        try:
+            wm = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in range(3)}
+            counts = {p: sum(1 for m in got if m["partition"] == p) for p in range(3)}
+            chk.check("ListOffsets earliest=0 and latest=record count per partition",
+                      all(wm[p] == (0, counts[p]) for p in range(3)), "watermarks %r, counts %r" % (wm, counts))
+            fts = c.offsets_for_times([TopicPartition(topic, p, t0 - 5000) for p in range(3)], timeout=10)
+            chk.check("offsets_for_times(before the first record) = 0", all(tp.offset == 0 for tp in fts),
+                      repr([(tp.partition, tp.offset, tp.error) for tp in fts]))
+            # The first record with timestamp >= the 11th record's timestamp in partition 0.
+            p0 = sorted((m for m in got if m["partition"] == 0), key=lambda m: m["offset"])
+            target = p0[10]["ts"]
+            want = min(m["offset"] for m in p0 if m["ts"] >= target)
+            fts = c.offsets_for_times([TopicPartition(topic, 0, target)], timeout=10)
+            chk.check("offsets_for_times(a middle timestamp) = first offset at or after it", fts[0].offset == want,
+                      "got %r, want %d" % (fts[0].offset, want))
+            fts = c.offsets_for_times([TopicPartition(topic, p, common.now_ms() + 3600_000) for p in range(3)], timeout=10)
+            chk.check("offsets_for_times(future) = end (-1)", all(tp.offset in (-1,) for tp in fts),
+                      repr([(tp.partition, tp.offset, tp.error) for tp in fts]))
+        except Exception as e:  # noqa: BLE001
+            chk.fail("ListOffsets", "%s: %s" % (type(e).__name__, e))
+        finally:
+            c.close()
+    chk.exit()
+
+
+chk.guard(main)

@@ -1,0 +1,238 @@
+// Licensed under the Apache License, Version 2.0.
+// kafkajs 2.2.4 against Sluice: admin create/delete topic, produce in every codec with acks=all,
+// read back WITHOUT a consumer group, ListOffsets (admin.fetchTopicOffsets*).
+//   node kafkajs_test.js <bootstrap>
+// kafkajs has no assign() without groups, so the read-back uses its low-level Cluster/Broker
+// objects (the same Fetch requests its consumer sends). run.sh also reads the topic with
+// confluent-kafka (confluent_kafka_test.py --verify), a second client checking what kafkajs wrote.
+// Records follow common.py's plan() exactly, so that check works.
+// Idempotence: idempotent: false explicitly; tested once Sluice serves InitProducerId.
+// Codecs: gzip built in; snappy = kafkajs-snappy; lz4 = kafkajs-lz4 (over the native `lz4` package:
+// the `lz4` package's published build/ holds macOS binaries, so run.sh runs `npm rebuild lz4`);
+// zstd = a small codec over @bokuweb/zstd-wasm.
+const path = require('path')
+const nm = path.join(__dirname, 'node_modules')
+const { Kafka, CompressionTypes, CompressionCodecs, Partitioners, logLevel } = require(path.join(nm, 'kafkajs'))
+CompressionCodecs[CompressionTypes.Snappy] = require(path.join(nm, 'kafkajs-snappy'))
+let lz4Error = null
+try {
+  const LZ4Codec = require(path.join(nm, 'kafkajs-lz4'))
+  CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec
+} catch (e) { lz4Error = e } // the `lz4` package's native build (run.sh: npm rebuild lz4) is missing
+const zstd = require(path.join(nm, '@bokuweb/zstd-wasm'))
+// zstd.init() must run once: calling it before every compress (as tools/golden's one-batch driver
+// does) re-instantiates the WASM module and later frames come out as garbage or zeros.
+let zstdReady = null
+const zinit = () => (zstdReady = zstdReady || zstd.init())
+CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+  async compress (encoder) { await zinit(); return Buffer.from(zstd.compress(encoder.buffer, 3)) },
+  async decompress (buffer) { await zinit(); return Buffer.from(zstd.decompress(buffer)) },
+})
+
+const broker = process.argv[2]
+const CLIENT = 'kafkajs'
+const topic = 'compat-kafkajs'
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+const types = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }
+const PARTITIONS = 3
+const PER_CODEC = 30
+const BIG = 512 * 1024
+
+let failed = 0
+const ok = name => console.log(`ok   ${CLIENT}: ${name}`)
+const fail = (name, why) => { failed++; console.log(`FAIL ${CLIENT}: ${name}: ${why}`) }
+const check = (name, cond, why) => { cond ? ok(name) : fail(name, why || 'condition false'); return cond }
+async function run (name, fn) {
+  try { const r = await fn(); ok(name); return r === undefined ? true : r } catch (e) {
+    fail(name, `${e.name}: ${e.message}${e.type ? ` (${e.type})` : ''}`); console.error(e); return null
+  }
+}
+const str = x => JSON.stringify(x, (k, v) => typeof v === 'bigint' ? v.toString() : v)
+
+// Same as common.py plan().
+function plan (codec) {
+  const out = []
+  const hdr = i => ({ client: CLIENT, codec, i: String(i) })
+  for (let i = 0; i < PER_CODEC; i++) {
+    out.push({ partition: i % 3 === 0 ? Math.floor(i / 3) % PARTITIONS : null, key: `${CLIENT}-${codec}-${i}`,
+      value: Buffer.from(`value ${i} of ${CLIENT} in ${codec} `.repeat(1 + i % 5)), headers: hdr(i) })
+  }
+  out.push({ partition: 0, key: `${CLIENT}-${codec}-tombstone`, value: null, headers: hdr(PER_CODEC) })
+  out.push({ partition: 1, key: `${CLIENT}-${codec}-empty`, value: Buffer.alloc(0), headers: hdr(PER_CODEC + 1) })
+  const big = Buffer.alloc(BIG)
+  for (let j = 0; j < BIG; j++) big[j] = (j * 7 + codec.length) % 251
+  out.push({ partition: null, key: `${CLIENT}-${codec}-big`, value: big, headers: hdr(PER_CODEC + 2) })
+  return out
+}
+
+// Low-level read of every partition from offset 0 to its high watermark, without a group.
+async function consumeAll (kafka, ends) {
+  const createCluster = kafka[Object.getOwnPropertySymbols(kafka).find(s => s.toString().includes('createCluster'))]
+  const cluster = createCluster({ allowAutoTopicCreation: false })
+  await cluster.connect()
+  try {
+    await cluster.addTargetTopic(topic)
+    await cluster.refreshMetadata()
+    const leaders = cluster.findLeaderForPartitions(topic, [...Array(PARTITIONS).keys()])
+    const pos = Object.fromEntries([...Array(PARTITIONS).keys()].map(p => [p, 0n]))
+    const got = []
+    const deadline = Date.now() + 45000
+    while ([...Array(PARTITIONS).keys()].some(p => pos[p] < ends[p])) {
+      if (Date.now() > deadline) throw new Error(`timed out: positions ${str(pos)}, ends ${str(ends)}`)
+      for (const [nodeId, parts] of Object.entries(leaders)) {
+        const b = await cluster.findBroker({ nodeId })
+        const resp = await b.fetch({ replicaId: -1, isolationLevel: 1, maxWaitTime: 500, minBytes: 1, maxBytes: 8 << 20,
+          topics: [{ topic, partitions: parts.filter(p => pos[p] < ends[p]).map(p => ({ partition: p, fetchOffset: pos[p].toString(), maxBytes: 4 << 20 })) }] })
+        for (const t of resp.responses) {
+          for (const pr of t.partitions) {
+            if (pr.errorCode !== 0) throw new Error(`fetch partition ${pr.partition}: error ${pr.errorCode}`)
+            for (const m of pr.messages) {
+              const off = BigInt(m.offset)
+              if (off < pos[pr.partition] || m.isControlRecord) continue
+              got.push({ partition: pr.partition, offset: off, key: m.key && m.key.toString(), value: m.value,
+                headers: m.headers, ts: Number(m.timestamp), tsType: m.batchContext ? m.batchContext.timestampType : undefined })
+              pos[pr.partition] = off + 1n
+            }
+          }
+        }
+      }
+    }
+    return got
+  } finally {
+    await cluster.disconnect()
+  }
+}
+
+function verify (expected, got, t0, t1) {
+  const byKey = new Map()
+  const dup = []
+  for (const m of got) { if (byKey.has(m.key)) dup.push(m.key); byKey.set(m.key, m) }
+  const expKeys = new Set(expected.map(r => r.key))
+  const missing = expected.filter(r => !byKey.has(r.key)).map(r => r.key)
+  const extra = [...byKey.keys()].filter(k => !expKeys.has(k))
+  check(`read back: every record read back exactly once (${expected.length})`, !missing.length && !dup.length && !extra.length,
+    `missing ${missing.length} ${str(missing.slice(0, 5))}, duplicated ${str(dup.slice(0, 5))}, unexpected ${str(extra.slice(0, 5))}`)
+  const badVal = []; const badHdr = []; const badPart = []; const badTs = []
+  for (const r of expected) {
+    const m = byKey.get(r.key)
+    if (!m) continue
+    if (!(r.value === null ? m.value === null : (m.value !== null && Buffer.compare(m.value, r.value) === 0))) {
+      badVal.push([r.key, m.value && m.value.length, r.value && r.value.length])
+    }
+    const h = Object.fromEntries(Object.entries(m.headers || {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : str(v)]))
+    if (str(h) !== str(r.headers)) badHdr.push([r.key, h])
+    if ((r.partition !== null && m.partition !== r.partition) || m.partition < 0 || m.partition >= PARTITIONS) badPart.push([r.key, m.partition, r.partition])
+    if (!(m.ts >= t0 - 5000 && m.ts <= t1 + 5000) || m.tsType !== 0) badTs.push([r.key, m.ts, m.tsType, t0, t1])
+  }
+  check('read back: values (incl. tombstone, empty, 512 KiB)', !badVal.length, `key, got len, want len: ${str(badVal.slice(0, 5))}`)
+  check('read back: headers', !badHdr.length, str(badHdr.slice(0, 3)))
+  check('read back: explicit partitions honoured', !badPart.length, str(badPart.slice(0, 5)))
+  check('read back: CreateTime timestamps within the produce window', !badTs.length, str(badTs.slice(0, 3)))
+  const order = new Map(expected.map((r, n) => [r.key, n]))
+  const badOrder = []
+  for (let p = 0; p < PARTITIONS; p++) {
+    const seq = got.filter(m => m.partition === p && order.has(m.key)).sort((a, b) => (a.offset < b.offset ? -1 : 1)).map(m => order.get(m.key))
+    if (seq.some((v, i) => i > 0 && v < seq[i - 1])) badOrder.push([p, seq.slice(0, 10)])
+  }
+  check('read back: per-partition order matches send order', !badOrder.length, str(badOrder))
+  return byKey
+}
+
+async function main () {
+  const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: [broker], logLevel: logLevel.ERROR,
+    retry: { retries: 3 }, requestTimeout: 30000 })
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const created = await run(`admin CreateTopics(${topic}, 3 partitions)`, () =>
+      admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true }))
+    if (created === null) {
+      // Fall back to auto-creation through Metadata (num.partitions=3 on the broker).
+      const p = kafka.producer({ allowAutoTopicCreation: true }); await p.connect(); await p.disconnect()
+    }
+    const md = await run('admin fetchTopicMetadata', () => admin.fetchTopicMetadata({ topics: [topic] }))
+    if (md) check('topic in metadata with 3 partitions', md.topics[0].partitions.length === 3, str(md))
+    const tmp = `${topic}-deleted`
+    await run(`admin CreateTopics(${tmp})`, () => admin.createTopics({ topics: [{ topic: tmp, numPartitions: 1 }], waitForLeaders: true }))
+    await run(`admin DeleteTopics(${tmp})`, () => admin.deleteTopics({ topics: [tmp], timeout: 10000 }))
+    const names = await run('admin listTopics (Metadata for all topics)', () => admin.listTopics())
+    if (names) check('all-topics metadata lists the created topic and not the deleted one', names.includes(topic) && !names.includes(tmp), str(names))
+    const again = await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] }).catch(e => e)
+    check('creating an existing topic reports it (createTopics returns false)', again === false, String(again))
+  } finally {
+    await admin.disconnect()
+  }
+
+  const t0 = Date.now()
+  const expected = []
+  const reports = new Map()
+  for (const codec of CODECS) {
+    const recs = plan(codec)
+    if (codec === 'lz4' && lz4Error) { fail('lz4 codec', `cannot load kafkajs-lz4: ${lz4Error.message}`); continue }
+    expected.push(...recs)
+    const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    try {
+      await run(`produce ${recs.length} records with ${codec}, acks=all`, async () => {
+        // One send per record keeps the send order per partition and gives each record's offset.
+        for (const r of recs) {
+          const msg = { key: r.key, value: r.value, headers: r.headers }
+          if (r.partition !== null) msg.partition = r.partition
+          const res = await producer.send({ topic, acks: -1, compression: types[codec], messages: [msg] })
+          if (res.length !== 1 || res[0].errorCode !== 0) throw new Error(`send result ${str(res)}`)
+          reports.set(r.key, [res[0].partition, BigInt(res[0].baseOffset)])
+        }
+      })
+    } finally {
+      await producer.disconnect()
+    }
+  }
+  // One batch with many records in one codec, too (the loop above sends one record per batch).
+  const batchRecs = plan('zstd').slice(0, PER_CODEC).map(r => ({ ...r, key: r.key.replace('zstd', 'zstd-batch') }))
+  {
+    const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    await run(`produce ${batchRecs.length} records in one zstd request`, async () => {
+      const res = await producer.send({ topic, acks: -1, compression: types.zstd,
+        messages: batchRecs.map(r => r.partition === null ? { key: r.key, value: r.value, headers: r.headers } : { key: r.key, value: r.value, headers: r.headers, partition: r.partition }) })
+      if (res.some(x => x.errorCode !== 0)) throw new Error(`send result ${str(res)}`)
+    })
+    await producer.disconnect()
+  }
+  const t1 = Date.now()
+  const all = expected.concat(batchRecs)
+
+  const admin2 = kafka.admin()
+  await admin2.connect()
+  let ends = null
+  try {
+    const offs = await run('admin fetchTopicOffsets (ListOffsets latest+earliest)', () => admin2.fetchTopicOffsets(topic))
+    if (offs) ends = Object.fromEntries(offs.map(o => [o.partition, BigInt(o.high)]))
+    const got = ends && await run('consume without a group (low-level Fetch)', () => consumeAll(kafka, ends))
+    if (got) {
+      const byKey = verify(all, got, t0, t1)
+      const bad = [...reports].filter(([k, rep]) => byKey.has(k) && (byKey.get(k).partition !== rep[0] || byKey.get(k).offset !== rep[1]))
+      check('send() result offsets match the fetched offsets', !bad.length, str(bad.slice(0, 5)))
+      const counts = [0, 1, 2].map(p => got.filter(m => m.partition === p).length)
+      check('ListOffsets earliest=0 and latest=record count per partition',
+        offs.every(o => o.low === '0' && Number(o.high) === counts[o.partition]), `${str(offs)} counts ${str(counts)}`)
+      const before = await run('fetchTopicOffsetsByTimestamp(before)', () => admin2.fetchTopicOffsetsByTimestamp(topic, t0 - 5000))
+      if (before) check('offsets by timestamp before the first record = 0', before.every(o => o.offset === '0'), str(before))
+      const p0 = got.filter(m => m.partition === 0).sort((a, b) => (a.offset < b.offset ? -1 : 1))
+      const target = p0[10].ts
+      const want = p0.filter(m => m.ts >= target).reduce((a, m) => (m.offset < a ? m.offset : a), p0[p0.length - 1].offset)
+      const mid = await run('fetchTopicOffsetsByTimestamp(middle)', () => admin2.fetchTopicOffsetsByTimestamp(topic, target))
+      if (mid) check('offsets by a middle timestamp = first offset at or after it', mid.find(o => o.partition === 0).offset === want.toString(), `${str(mid)} want ${want}`)
+      // kafkajs maps "no such offset" (-1) to the latest offset.
+      const fut = await run('fetchTopicOffsetsByTimestamp(future)', () => admin2.fetchTopicOffsetsByTimestamp(topic, Date.now() + 3600000))
+      if (fut) check('offsets by a future timestamp = latest', fut.every(o => BigInt(o.offset) === ends[o.partition]), str(fut))
+    }
+  } finally {
+    await admin2.disconnect()
+  }
+  console.log(`kafkajs-window ${t0} ${t1}`)
+  process.exit(failed ? 1 : 0)
+}
+
+main().catch(e => { console.error(e); console.log(`FAIL ${CLIENT}: unexpected error: ${e.message}`); process.exit(1) })
