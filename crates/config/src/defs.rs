@@ -589,6 +589,11 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "metadata.log.dir",
 ];
 
+/// Prefixes of Kafka key families Sluice does not implement yet (TLS, SASL,
+/// per-listener overrides). Warned about as `Ignored`, never echoed with
+/// their values, since many hold secrets.
+pub(crate) const IGNORED_PREFIXES: &[&str] = &["ssl.", "sasl.", "listener.name.", "authorizer.", "super.users"];
+
 /// ZooKeeper-era keys Kafka 4.0 no longer reads.
 pub(crate) const REMOVED_PREFIXES: &[&str] = &[
     "zookeeper.",

@@ -1,6 +1,6 @@
 //! Layering of defaults < file < environment < `--override`.
 
-use crate::defs::{IGNORED_KEYS, REMOVED_PREFIXES, broker_key};
+use crate::defs::{IGNORED_KEYS, IGNORED_PREFIXES, REMOVED_PREFIXES, broker_key};
 use crate::{ConfigError, ConfigWarning, MAX_ENTRIES, MAX_FILE_BYTES, Origin, WarningKind, parse_properties};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -108,7 +108,11 @@ pub fn env_var_to_key(var: &str) -> Option<(&'static str, String)> {
 }
 
 fn is_known(key: &str) -> bool {
-    broker_key(key).is_some() || IGNORED_KEYS.contains(&key) || is_removed(key)
+    broker_key(key).is_some() || is_ignored(key) || is_removed(key)
+}
+
+fn is_ignored(key: &str) -> bool {
+    IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 fn is_removed(key: &str) -> bool {
@@ -169,7 +173,7 @@ pub fn layer(
         if broker_key(key).is_some() {
             continue;
         }
-        let (kind, message) = if IGNORED_KEYS.contains(&key.as_str()) {
+        let (kind, message) = if is_ignored(key) {
             (
                 WarningKind::Ignored,
                 format!("Configuration '{key}' is a Kafka setting that has no effect in Sluice."),

@@ -126,6 +126,13 @@ fn unknown_ignored_and_removed_keys_warn() {
     let w = l.warnings.iter().find(|w| w.key == "foo.bar").unwrap();
     assert_eq!(w.origin, Origin::File { line: 1 });
     assert!(w.to_string().contains("line 1"));
+    let secure = load_from_str(Some("ssl.keystore.password=secret\nlistener.name.ssl.x=1"), &[], &[]).unwrap();
+    assert!(
+        secure.warnings.iter().all(|w| w.kind == WarningKind::Ignored),
+        "{:?}",
+        secure.warnings
+    );
+    assert!(secure.warnings.iter().all(|w| !w.to_string().contains("secret")));
 }
 
 #[test]
