@@ -36,6 +36,10 @@ trap 'rm -f "$test_log" "$compat_log"' EXIT
 bash scripts/compat-kcat.sh 2>&1 | tee "$compat_log"
 passed=$((passed + $(grep -Eo '^compat-kcat: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')))
 
+step "compatibility: confluent-kafka, kafka-python, aiokafka, kafkajs"
+bash scripts/compat/run.sh 2>&1 | tee "$compat_log"
+passed=$((passed + $(grep -Eo '^compat-clients: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+')))
+
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
 

@@ -9,7 +9,8 @@
 //! request order, so responses go back in the order the requests came, as Kafka requires.
 //! Requests that get no response (produce with acks=0) are simply not written.
 //!
-//! A malformed frame, an API key or version the broker does not serve (other than ApiVersions,
+//! Bytes after a request's body are ignored, as Kafka ignores them. A malformed frame, an API
+//! key or version the broker does not serve (other than ApiVersions,
 //! which answers with UNSUPPORTED_VERSION as Kafka does), or a connection idle for
 //! `connections.max.idle.ms` (including one that stalls in the middle of a frame) is logged and
 //! closed. Nothing read off the wire can panic the broker.
@@ -51,6 +52,9 @@ pub struct ConnectionInfo {
     /// The client's address, for logs and per-IP limits.
     pub peer: SocketAddr,
 }
+
+/// How much of an undecodable frame is logged (at debug level) to diagnose it.
+const FRAME_DUMP_BYTES_MAX: usize = 512;
 
 /// A response being produced: resolves to the encoded frame, or `None` for no response.
 type PendingResponse = Pin<Box<dyn Future<Output = Option<BytesMut>> + Send>>;
@@ -180,14 +184,14 @@ fn handle_frame(
             api.name
         )));
     }
-    let body = RequestBody::decode(api.key, version, &mut rest)
-        .map_err(|e| ConnectionError::Malformed(format!("{} v{version}: {e}", api.name)))?;
+    let body = RequestBody::decode(api.key, version, &mut rest).map_err(|e| {
+        debug!(frame = ?&frame[..frame.len().min(FRAME_DUMP_BYTES_MAX)], "undecodable request");
+        ConnectionError::Malformed(format!("{} v{version}: {e}", api.name))
+    })?;
     if !rest.is_empty() {
-        return Err(ConnectionError::Malformed(format!(
-            "{} v{version}: {} trailing bytes",
-            api.name,
-            rest.len()
-        )));
+        // Kafka parses a request and ignores whatever follows it, and clients rely on that:
+        // librdkafka 2.16's all-topics Metadata v13 carries three extra bytes. Do the same.
+        debug!(api = api.name, version, trailing = rest.len(), frame = ?&frame[..frame.len().min(FRAME_DUMP_BYTES_MAX)], "ignoring bytes after the request body");
     }
     let correlation_id = header.correlation_id;
     let output = handlers::dispatch(broker, info, &header, body);

@@ -810,3 +810,21 @@ mod admin {
         server.shutdown().await;
     }
 }
+
+/// librdkafka 2.16 (confluent-kafka's AdminClient.list_topics) sends an all-topics Metadata v13
+/// with three bytes after the body; Kafka ignores them, so must we.
+#[tokio::test]
+async fn bytes_after_a_request_body_are_ignored_as_kafka_does() {
+    let server = start(|_| {}).await;
+    let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+    let frame: &[u8] = &[
+        0, 3, 0, 13, 0, 0, 0, 3, 0, 7, b'r', b'd', b'k', b'a', b'f', b'k', b'a', 0, 0, 0, 0, 0, 1, 0, 0,
+    ];
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(frame);
+    s.write_all(&out).await.unwrap();
+    let (header, body) = decode_response(read_frame(&mut s).await.expect("answered"), 3, 13).unwrap();
+    assert_eq!(header.correlation_id, 3);
+    assert!(matches!(body, ResponseBody::Metadata(r) if r.brokers.len() == 1));
+    server.shutdown().await;
+}
