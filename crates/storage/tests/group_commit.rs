@@ -115,3 +115,32 @@ fn flush_writes_the_recovery_point() {
         "3"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_waiters_do_not_wedge_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let handle = log.sync_handle();
+    for round in 0..20 {
+        let end = log.append(batch(1, round, 10), opts(0)).unwrap().last_offset + 1;
+        // Start a flush and abandon it at once.
+        let h = handle.clone();
+        let abandoned = tokio::spawn(async move { h.wait_durable(end).await });
+        abandoned.abort();
+        let _ = abandoned.await;
+        let durable = tokio::time::timeout(std::time::Duration::from_secs(5), handle.wait_durable(end))
+            .await
+            .expect("wait_durable hung after a cancelled waiter")
+            .unwrap();
+        assert!(durable >= end);
+    }
+    // Rolling seals the old segment: its offsets are durable without a wait.
+    let end = log.append(batch(2, 0, 10), opts(0)).unwrap().last_offset + 1;
+    log.roll(0).unwrap();
+    let before = handle.fsync_count();
+    assert_eq!(handle.wait_durable(end).await.unwrap(), end);
+    assert_eq!(handle.fsync_count(), before);
+    // And appends to the new segment are covered by the next group flush.
+    let end = log.append(batch(1, 0, 10), opts(0)).unwrap().last_offset + 1;
+    assert_eq!(handle.wait_durable(end).await.unwrap(), end);
+}
