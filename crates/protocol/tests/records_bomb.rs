@@ -11,9 +11,10 @@
 //! Tests take a lock so their measurements do not overlap.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use sluice_protocol::records::{
@@ -22,18 +23,35 @@ use sluice_protocol::records::{
 
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+// Only the thread inside `measure` is counted: other tests of this binary build their bombs
+// (hundreds of MiB of input) on other threads at the same time, and must not show up here.
+// Signed, because the measured code may free memory allocated before the measurement began.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    // `const` so that reading it never allocates inside the allocator.
+    static MEASURING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn measuring() -> bool {
+    MEASURING.try_with(Cell::get).unwrap_or(false)
+}
+
 fn grew(by: usize, request: usize) {
-    let now = LIVE.fetch_add(by, Ordering::SeqCst) + by;
+    if !measuring() {
+        return;
+    }
+    let now = LIVE.fetch_add(by as isize, Ordering::SeqCst) + by as isize;
     PEAK.fetch_max(now, Ordering::SeqCst);
     LARGEST.fetch_max(request, Ordering::SeqCst);
 }
 
 fn shrank(by: usize) {
-    LIVE.fetch_sub(by, Ordering::SeqCst);
+    if measuring() {
+        LIVE.fetch_sub(by as isize, Ordering::SeqCst);
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -90,12 +108,14 @@ struct Usage {
 /// Runs `f` and reports the peak live heap above what was live before it,
 /// and the largest single allocation it made.
 fn measure<T>(f: impl FnOnce() -> T) -> (T, Usage) {
-    let baseline = LIVE.load(Ordering::SeqCst);
-    PEAK.store(baseline, Ordering::SeqCst);
+    LIVE.store(0, Ordering::SeqCst);
+    PEAK.store(0, Ordering::SeqCst);
     LARGEST.store(0, Ordering::SeqCst);
+    MEASURING.with(|m| m.set(true));
     let out = f();
+    MEASURING.with(|m| m.set(false));
     let usage = Usage {
-        peak_bytes: PEAK.load(Ordering::SeqCst).saturating_sub(baseline),
+        peak_bytes: PEAK.load(Ordering::SeqCst).max(0) as usize,
         largest_bytes: LARGEST.load(Ordering::SeqCst),
     };
     (out, usage)

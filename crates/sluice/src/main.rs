@@ -115,11 +115,13 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let broker = Broker::open(settings, &data_dir).map_err(|e| format!("cannot open the metadata log: {e}"))?;
+        // Handlers first: a SIGTERM that arrives right after "ready" must stop the broker cleanly.
+        let signals = Signals::install();
         let server = Server::start(broker).await.map_err(|e| format!("cannot listen: {e}"))?;
         for (name, addr) in &server.bound {
             info!(listener = %name, %addr, "sluice is ready");
         }
-        wait_for_signal().await;
+        signals.wait().await;
         info!("shutting down");
         server.shutdown().await;
         info!("stopped");
@@ -127,16 +129,27 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
     })
 }
 
-/// Returns on SIGTERM or SIGINT.
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        // Without signal handlers the broker still runs; it stops when killed.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT handlers, installed before the broker announces itself.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Signals(Some((term, int))),
+            // Without handlers the broker still runs; it stops when killed.
+            _ => Signals(None),
+        }
+    }
+
+    /// Returns on SIGTERM or SIGINT.
+    async fn wait(self) {
+        let Some((mut term, mut int)) = self.0 else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
