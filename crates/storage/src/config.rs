@@ -27,9 +27,10 @@ pub struct LogConfig {
     /// exceed this size. Bounds the unit of retention and of recovery work.
     /// Must be in `[61, i32::MAX]` so index positions fit a `u32`.
     pub segment_bytes: u64,
-    /// `segment.ms`: roll when the active segment's first batch is older than
-    /// this (by its max timestamp, or the segment's creation time if it has
-    /// none), so time-based retention can delete data on quiet partitions.
+    /// `segment.ms`: roll when an incoming batch's max timestamp is more than
+    /// this after the active segment's first batch's (Kafka's rule; if the
+    /// segment has no batch timestamp, wall-clock time since it was created
+    /// or loaded is used), so time-based retention can delete whole segments.
     pub segment_ms: i64,
     /// `retention.ms`: delete a non-active segment once its largest timestamp
     /// is older than `now - retention_ms`. `-1`: keep forever.

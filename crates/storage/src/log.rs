@@ -469,9 +469,17 @@ impl PartitionLog {
 
         let needs_roll = {
             let active = self.active();
+            // Kafka's rule: time since the segment's first batch timestamp,
+            // measured by the incoming batches' timestamp, or wall-clock time
+            // since creation if the segment has no batch timestamp.
+            let roll_clock_ms = if active.rolling_base_is_batch_ts {
+                max_timestamp_ms
+            } else {
+                options.now_ms
+            };
             !active.is_empty()
                 && (active.size_bytes + buf.len() as u64 > self.config.segment_bytes
-                    || options.now_ms.saturating_sub(active.rolling_base_ms) > self.config.segment_ms
+                    || roll_clock_ms.saturating_sub(active.rolling_base_ms) > self.config.segment_ms
                     || last_offset - active.base_offset > i64::from(u32::MAX))
         };
         if needs_roll {

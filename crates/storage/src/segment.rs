@@ -99,6 +99,10 @@ pub(crate) struct Segment {
     /// What `segment_ms` is measured from: the first batch's max timestamp,
     /// or the time the segment was created/loaded if that is unknown.
     pub(crate) rolling_base_ms: i64,
+    /// `rolling_base_ms` is a batch timestamp (compared with incoming batch
+    /// timestamps, as Kafka does, so replaying old data does not roll on
+    /// every append), not the wall clock.
+    pub(crate) rolling_base_is_batch_ts: bool,
     /// Whether any batch has been tracked (for `rolling_base_ms`).
     has_batches: bool,
     /// Offset of the last batch relative to `base_offset`, for the final
@@ -131,6 +135,7 @@ impl Segment {
             time_index_last_ms: NO_TIMESTAMP,
             bytes_since_index: 0,
             rolling_base_ms: now_ms,
+            rolling_base_is_batch_ts: false,
             has_batches: false,
             last_batch_rel: 0,
         };
@@ -203,6 +208,7 @@ impl Segment {
         if let Ok((first, _)) = self.header_at(0) {
             if first.max_timestamp_ms >= 0 {
                 self.rolling_base_ms = first.max_timestamp_ms;
+                self.rolling_base_is_batch_ts = true;
             }
         }
         Ok(true)
@@ -329,6 +335,7 @@ impl Segment {
             self.has_batches = true;
             if h.max_timestamp_ms >= 0 {
                 self.rolling_base_ms = h.max_timestamp_ms;
+                self.rolling_base_is_batch_ts = true;
             }
         }
         self.max_timestamp_ms = self.max_timestamp_ms.max(h.max_timestamp_ms);

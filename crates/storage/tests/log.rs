@@ -172,6 +172,12 @@ fn rolls_by_time() {
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     log.append(batch(1, 11_100, 1), opts(11_100)).unwrap();
     assert_eq!(log.segment_count(), 2);
+    // Replaying old data much later does not roll on every append: the
+    // clock is the batches' timestamps.
+    for i in 0..10 {
+        log.append(batch(1, 11_200 + i, 1), opts(9_000_000)).unwrap();
+    }
+    assert_eq!(log.segment_count(), 2);
 }
 
 #[test]
