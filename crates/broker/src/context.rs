@@ -51,6 +51,8 @@ pub struct BrokerSettings {
     pub auto_create_topics_enable: bool,
     /// `delete.topic.enable`: whether DeleteTopics may delete.
     pub delete_topic_enable: bool,
+    /// The whole validated configuration, for DescribeConfigs and topic defaults.
+    pub config: sluice_config::BrokerConfig,
     /// Defaults for every partition log (`log.segment.bytes`, `log.retention.ms`, ...), before
     /// topic overrides.
     pub log_config: LogConfig,
@@ -81,6 +83,7 @@ impl Default for BrokerSettings {
             auto_create_topics_enable: true,
             delete_topic_enable: true,
             log_config: LogConfig::default(),
+            config: sluice_config::BrokerConfig::defaults().expect("the built-in defaults are valid"),
         }
     }
 }

@@ -137,6 +137,23 @@ impl Logs {
         }
     }
 
+    /// Applies a topic's new config overrides to its open partition logs.
+    pub fn reconfigure_topic(
+        &self,
+        topic: &TopicImage,
+        overrides: Option<&std::collections::BTreeMap<String, String>>,
+    ) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let config = topic_log_config(&self.defaults, overrides);
+        for partition in topic.partitions.keys() {
+            if let Some(p) = open.get(&(topic.topic_id, *partition)) {
+                if let Err(e) = p.write().set_config(config.clone()) {
+                    tracing::warn!(topic = %topic.name, partition, error = %e, "could not apply new topic configs");
+                }
+            }
+        }
+    }
+
     /// Tells waiting fetches that data arrived.
     pub fn notify_appended(&self) {
         self.appended.send_modify(|n| *n = n.wrapping_add(1));

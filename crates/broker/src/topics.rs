@@ -173,6 +173,20 @@ pub fn create(broker: &Broker, topic: &NewTopic<'_>, validate_only: bool) -> Res
         }
         sorted.into_iter().map(|(_, b)| b).collect()
     };
+    // Config overrides follow Kafka's rules; a null value is refused as Kafka refuses it.
+    if let Some((key, _)) = topic.configs.iter().find(|(_, v)| v.is_none()) {
+        return Err((
+            ErrorCode::InvalidConfig,
+            format!("Null value not supported for topic configs: {key}"),
+        ));
+    }
+    sluice_config::validate_topic_overrides(
+        topic
+            .configs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default())),
+    )
+    .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
     let topic_id = random_topic_id();
     let mut records = vec![MetadataRecord::Topic {
         name: topic.name.to_owned(),

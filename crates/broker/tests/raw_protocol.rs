@@ -828,3 +828,114 @@ async fn bytes_after_a_request_body_are_ignored_as_kafka_does() {
     assert!(matches!(body, ResponseBody::Metadata(r) if r.brokers.len() == 1));
     server.shutdown().await;
 }
+
+mod configs {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    use sluice_protocol::generated::describe_configs_request::DescribeConfigsResource;
+    use sluice_protocol::generated::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    use sluice_protocol::generated::{CreateTopicsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+
+    async fn describe(s: &mut TcpStream, version: i16, key: &str) -> (i16, Option<String>, i8, usize) {
+        let body = RequestBody::DescribeConfigs(DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: 2,
+                resource_name: "cfg".into(),
+                configuration_keys: Some(vec![key.into()]),
+                ..Default::default()
+            }],
+            include_synonyms: version >= 1,
+            include_documentation: version >= 3,
+            ..Default::default()
+        });
+        let (_, body) = call(s, 32, version, 1, body).await;
+        let ResponseBody::DescribeConfigs(r) = body else {
+            panic!()
+        };
+        let result = &r.results[0];
+        match result.configs.first() {
+            Some(c) => (result.error_code, c.value.clone(), c.config_source, c.synonyms.len()),
+            None => (result.error_code, None, -1, 0),
+        }
+    }
+
+    async fn set(s: &mut TcpStream, key: &str, op: i8, value: &str) -> i16 {
+        let body = RequestBody::IncrementalAlterConfigs(IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type: 2,
+                resource_name: "cfg".into(),
+                configs: vec![AlterableConfig {
+                    name: key.into(),
+                    config_operation: op,
+                    value: Some(value.into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(s, 44, 1, 1, body).await;
+        let ResponseBody::IncrementalAlterConfigs(r) = body else {
+            panic!()
+        };
+        r.responses[0].error_code
+    }
+
+    #[tokio::test]
+    async fn describe_and_alter_topic_configs() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = |name: &str, value: &str| {
+            RequestBody::CreateTopics(CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: name.into(),
+                    num_partitions: 1,
+                    replication_factor: 1,
+                    configs: vec![CreatableTopicConfig {
+                        name: "retention.ms".into(),
+                        value: Some(value.into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                timeout_ms: 5000,
+                ..Default::default()
+            })
+        };
+        let (_, body) = call(&mut s, 19, 7, 1, create("cfg-bad", "soon")).await;
+        let ResponseBody::CreateTopics(r) = body else { panic!() };
+        assert_eq!(r.topics[0].error_code, ErrorCode::InvalidConfig.code());
+        assert!(r.topics[0].error_message.as_deref().unwrap().contains("retention.ms"));
+        let (_, body) = call(&mut s, 19, 7, 1, create("cfg", "3600000")).await;
+        let ResponseBody::CreateTopics(r) = body else { panic!() };
+        assert_eq!(r.topics[0].error_code, 0);
+
+        // The override, as a dynamic topic config with its broker synonyms; the same in v0
+        // (no sources or synonyms on the wire) and v4.
+        let (code, value, source, synonyms) = describe(&mut s, 4, "retention.ms").await;
+        assert_eq!((code, value.as_deref(), source), (0, Some("3600000"), 1));
+        assert!(synonyms >= 2, "the override and log.retention.hours");
+        assert_eq!(describe(&mut s, 0, "retention.ms").await.1.as_deref(), Some("3600000"));
+        let (_, value, source, _) = describe(&mut s, 4, "cleanup.policy").await;
+        assert_eq!((value.as_deref(), source), (Some("delete"), 5), "a default");
+
+        assert_eq!(set(&mut s, "retention.ms", 0, "7200000").await, 0);
+        assert_eq!(describe(&mut s, 4, "retention.ms").await.1.as_deref(), Some("7200000"));
+        assert_eq!(
+            set(&mut s, "retention.ms", 0, "-5").await,
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(
+            set(&mut s, "no.such.config", 0, "1").await,
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(set(&mut s, "retention.ms", 1, "").await, 0, "delete the override");
+        let (_, value, source, _) = describe(&mut s, 4, "retention.ms").await;
+        assert_eq!(
+            (value.as_deref(), source),
+            (Some("604800000"), 5),
+            "back to the default"
+        );
+        server.shutdown().await;
+    }
+}

@@ -95,6 +95,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         default_replication_factor: i16::try_from(cfg.default_replication_factor).unwrap_or(i16::MAX),
         auto_create_topics_enable: cfg.auto_create_topics_enable,
         delete_topic_enable: cfg.delete_topic_enable,
+        config: cfg.clone(),
         log_config: sluice_storage::LogConfig {
             segment_bytes: u64::try_from(cfg.log_segment_bytes).unwrap_or(1 << 30),
             segment_ms: cfg.log_roll_ms,

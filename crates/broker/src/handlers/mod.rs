@@ -5,6 +5,7 @@
 //! what the protocol crate's codec reads and writes.
 
 pub mod api_versions;
+pub mod configs;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
@@ -61,7 +62,10 @@ pub const SERVED: &[ServedApi] = &[
     served(delete_records::API_KEY, delete_records::VERSIONS),
     served(init_producer_id::API_KEY, init_producer_id::VERSIONS),
     served(offset_for_leader_epoch::API_KEY, offset_for_leader_epoch::VERSIONS),
+    served(configs::DESCRIBE_API_KEY, configs::DESCRIBE_VERSIONS),
+    served(configs::ALTER_API_KEY, configs::ALTER_VERSIONS),
     served(create_partitions::API_KEY, create_partitions::VERSIONS),
+    served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
 ];
 
@@ -88,6 +92,13 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
         }
         RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::DescribeConfigs(req) => {
+            Output::Respond(ResponseBody::DescribeConfigs(configs::describe(broker, header, &req)))
+        }
+        RequestBody::AlterConfigs(req) => Output::Respond(ResponseBody::AlterConfigs(configs::alter(broker, &req))),
+        RequestBody::IncrementalAlterConfigs(req) => Output::Respond(ResponseBody::IncrementalAlterConfigs(
+            configs::incremental_alter(broker, &req),
+        )),
         RequestBody::DescribeCluster(req) => Output::Respond(ResponseBody::DescribeCluster(describe_cluster::handle(
             broker, conn, &req,
         ))),
