@@ -13,6 +13,7 @@ pub mod context;
 pub mod errors;
 pub mod handlers;
 pub mod logs;
+pub mod maintenance;
 pub mod producers;
 pub mod server;
 pub mod topics;

@@ -154,6 +154,16 @@ impl Logs {
         }
     }
 
+    /// Every partition opened so far.
+    pub fn open_partitions(&self) -> Vec<Arc<Partition>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Tells waiting fetches that data arrived.
     pub fn notify_appended(&self) {
         self.appended.send_modify(|n| *n = n.wrapping_add(1));

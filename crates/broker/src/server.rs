@@ -118,6 +118,7 @@ impl Server {
                 while open.join_next().await.is_some() {}
             });
         }
+        tasks.spawn(crate::maintenance::run(broker.clone(), shutdown.subscribe()));
         Ok(Server {
             broker,
             bound,

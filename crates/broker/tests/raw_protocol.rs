@@ -939,3 +939,88 @@ mod configs {
         server.shutdown().await;
     }
 }
+
+mod retention {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    use sluice_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    use sluice_protocol::generated::{CreateTopicsRequest, ListOffsetsRequest, ProduceRequest};
+    use sluice_protocol::records::{BatchBuilder, NewRecord};
+
+    #[tokio::test]
+    async fn old_data_is_deleted_by_the_background_retention_task() {
+        let server = start(|s| {
+            s.config.log_retention_check_interval_ms = 50;
+        })
+        .await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "aging".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: vec![CreatableTopicConfig {
+                    name: "retention.ms".into(),
+                    value: Some("60000".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        // Records from 2001: far older than retention.ms.
+        let mut b = BatchBuilder::new(0);
+        for i in 0..5 {
+            b.append(&NewRecord::new(
+                1_000_000_000_000 + i,
+                None,
+                Some(Bytes::from_static(b"old")),
+            ))
+            .unwrap();
+        }
+        let body = RequestBody::Produce(ProduceRequest {
+            transactional_id: None,
+            acks: -1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: "aging".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(b.build().unwrap().into_bytes()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        call(&mut s, 0, 9, 2, body).await;
+        let earliest = RequestBody::ListOffsets(ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: "aging".into(),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: -2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let mut start_offset = 0;
+        for _ in 0..100 {
+            let (_, body) = call(&mut s, 2, 7, 3, earliest.clone()).await;
+            let ResponseBody::ListOffsets(r) = body else { panic!() };
+            start_offset = r.topics[0].partitions[0].offset;
+            if start_offset == 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(start_offset, 5, "the expired records were deleted");
+        server.shutdown().await;
+    }
+}

@@ -1,0 +1,80 @@
+//! Background work on the partition logs: retention and time-based flushes.
+//!
+//! Every `log.retention.check.interval.ms` each partition of every topic is opened (so that data
+//! written before a restart ages out too) and its retention applied: whole segments older than
+//! `retention.ms` or beyond `retention.bytes` are deleted, as in Kafka. Every
+//! `log.flush.scheduler.interval.ms` each open log fsyncs if its oldest unflushed data is older
+//! than `flush.ms`. The work is blocking file I/O, so it runs on the blocking pool, never on the
+//! threads that serve connections.
+
+use crate::context::Broker;
+use crate::logs::now_ms;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The shortest interval either task runs at, whatever the configuration says.
+const INTERVAL_MS_MIN: u64 = 10;
+
+/// Applies retention to every partition once; returns how many segments were deleted.
+pub fn apply_retention(broker: &Broker) -> usize {
+    let topics: Vec<_> = {
+        let store = broker.metadata();
+        let image = store.image();
+        image
+            .topics
+            .values()
+            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            .collect()
+    };
+    let now = now_ms();
+    let mut deleted = 0;
+    for (topic, overrides) in topics {
+        for index in topic.partitions.keys() {
+            match broker.logs.partition(&topic, *index, overrides.as_ref()) {
+                Ok(partition) => match partition.write().apply_retention(now) {
+                    Ok(n) => deleted += n,
+                    Err(e) => tracing::warn!(topic = %topic.name, partition = index, error = %e, "retention failed"),
+                },
+                Err(e) => tracing::warn!(topic = %topic.name, partition = index, error = %e, "cannot open partition"),
+            }
+        }
+    }
+    deleted
+}
+
+/// Flushes every open log whose unflushed data is older than its `flush.ms`.
+pub fn flush_due(broker: &Broker) {
+    let now = now_ms();
+    for partition in broker.logs.open_partitions() {
+        if let Err(e) = partition.write().maybe_flush(now) {
+            tracing::warn!(error = %e, "scheduled flush failed");
+        }
+    }
+}
+
+/// Runs both tasks until `shutdown` turns true.
+pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let config = &broker.settings.config;
+    let every = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX).max(INTERVAL_MS_MIN));
+    let mut retention = tokio::time::interval(every(config.log_retention_check_interval_ms));
+    let mut flush = tokio::time::interval(every(config.log_flush_scheduler_interval_ms));
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                let b = broker.clone();
+                match tokio::task::spawn_blocking(move || apply_retention(&b)).await {
+                    Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted segments"),
+                    _ => {}
+                }
+            }
+            _ = flush.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || flush_due(&b)).await;
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
