@@ -10,10 +10,11 @@ pub enum CleanupPolicy {
     /// `delete`: old segments are removed by `retention_ms` / `retention_bytes`.
     #[default]
     Delete,
-    /// `compact`: keep the latest record per key. Not implemented yet: such
-    /// logs are kept whole (no retention is applied either).
+    /// `compact`: keep the latest record per key, via
+    /// [`PartitionLog::compact`](crate::PartitionLog::compact); no time or
+    /// size retention.
     Compact,
-    /// `compact,delete`: both. Only the delete half is implemented.
+    /// `compact,delete`: both.
     CompactDelete,
 }
 
@@ -57,6 +58,10 @@ pub struct LogConfig {
     pub message_timestamp_type: TimestampType,
     /// `cleanup.policy`: whether old data is deleted or compacted.
     pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long compaction keeps a tombstone (a
+    /// record with a null value) that is the latest for its key, so
+    /// consumers that are behind still see the delete.
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -73,6 +78,7 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             message_timestamp_type: TimestampType::CreateTime,
             cleanup_policy: CleanupPolicy::Delete,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -107,6 +113,14 @@ impl LogConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the log may be compacted (so batches may have offset gaps).
+    pub fn compacts(&self) -> bool {
+        matches!(
+            self.cleanup_policy,
+            CleanupPolicy::Compact | CleanupPolicy::CompactDelete
+        )
     }
 
     /// Whether time/size retention deletes segments (false for pure compaction).

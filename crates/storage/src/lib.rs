@@ -95,9 +95,14 @@
 //! appending thread). The [`SyncHandle`] does not need the lock: append
 //! under the lock, release it, then `handle.wait_durable(last_offset + 1)`.
 //!
-//! # Not implemented
+//! # Compaction
 //!
-//! Compaction (`cleanup.policy=compact` logs are simply kept whole).
+//! [`PartitionLog::compact`] is one synchronous, bounded-memory cleaner pass
+//! over the non-active segments (the broker schedules it); see its docs for
+//! the exact rules. Compacted logs may have offset gaps between batches,
+//! which recovery accepts only when `cleanup_policy` includes compact.
+//! Not yet: a cleaner checkpoint (each pass re-reads every non-active
+//! segment), merging small cleaned segments, and `min.compaction.lag.ms`.
 
 mod config;
 mod error;
@@ -109,6 +114,7 @@ mod sync;
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{Result, StorageError};
 pub use log::{
-    AppendInfo, AppendOptions, BatchHeaders, LOG_START_OFFSET_FILE, PartitionLog, RECOVERY_POINT_FILE, ReadResult,
+    AppendInfo, AppendOptions, BatchHeaders, CLEAN_SHUTDOWN_FILE, CompactionStats, LOG_START_OFFSET_FILE, PartitionLog,
+    RECOVERY_POINT_FILE, ReadResult,
 };
 pub use sync::SyncHandle;

@@ -1,5 +1,9 @@
 //! [`PartitionLog`]: one partition's segmented log in one directory.
 
+mod compact;
+
+pub use compact::CompactionStats;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -182,6 +186,11 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>> {
         match (base, ext) {
             (Some(base), "log") => logs.push(base),
             (Some(base), "index" | "timeindex") => others.push((base, entry.path())),
+            // A compaction that did not reach its rename.
+            (Some(_), "log.cleaned") => {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+            }
             (None, "tmp") => {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -232,9 +241,10 @@ impl PartitionLog {
             let mut prev_end = i64::MIN;
             for (i, &base) in bases.iter().enumerate() {
                 let seg = if i < first_scanned || clean.is_some() {
-                    Segment::open_trusted(&dir, base, now, config.index_interval_bytes)?
+                    Segment::open_trusted(&dir, base, now, config.index_interval_bytes, config.compacts())?
                 } else {
                     let mut seg = Segment::open_existing(&dir, base, now)?;
+                    seg.allow_gaps = config.compacts();
                     seg.recover(config.index_interval_bytes, i == last, rp, prev_end)?;
                     recovered_segments += 1;
                     seg
@@ -266,10 +276,12 @@ impl PartitionLog {
         }
         let log_start_offset = saved_start.unwrap_or(first_base).max(first_base).min(log_end);
         // Finish a DeleteRecords interrupted after its checkpoint was written.
-        while segments.len() > 1
-            && segments
-                .first_key_value()
-                .is_some_and(|(_, s)| s.next_offset <= log_start_offset)
+        // A segment is wholly below an offset when the next one starts at or
+        // before it (its own next_offset can be lower after compaction).
+        while segments
+            .keys()
+            .nth(1)
+            .is_some_and(|&next_base| next_base <= log_start_offset)
         {
             if let Some((_, seg)) = segments.pop_first() {
                 seg.delete()?;
@@ -753,13 +765,6 @@ impl PartitionLog {
         Ok(deleted)
     }
 
-    fn oldest_inactive(&self) -> Option<&Segment> {
-        if self.segments.len() < 2 {
-            return None;
-        }
-        self.segments.values().next()
-    }
-
     /// The oldest segment retention may delete: any but the active one,
     /// or the active one if it holds data (it is rolled first).
     fn oldest_deletable(&self) -> Option<&Segment> {
@@ -806,7 +811,12 @@ impl PartitionLog {
         }
         write_checkpoint(&self.dir, LOG_START_OFFSET_FILE, offset)?;
         self.log_start_offset = offset;
-        while self.oldest_inactive().is_some_and(|s| s.next_offset <= offset) {
+        while self
+            .segments
+            .keys()
+            .nth(1)
+            .is_some_and(|&next_base| next_base <= offset)
+        {
             self.delete_oldest()?;
         }
         Ok(self.log_start_offset)

@@ -103,6 +103,9 @@ pub(crate) struct Segment {
     /// timestamps, as Kafka does, so replaying old data does not roll on
     /// every append), not the wall clock.
     pub(crate) rolling_base_is_batch_ts: bool,
+    /// Compacted logs have gaps between batches; others must be contiguous
+    /// (see `sane`).
+    pub(crate) allow_gaps: bool,
     /// Whether any batch has been tracked (for `rolling_base_ms`).
     has_batches: bool,
     /// Offset of the last batch relative to `base_offset`, for the final
@@ -136,6 +139,7 @@ impl Segment {
             bytes_since_index: 0,
             rolling_base_ms: now_ms,
             rolling_base_is_batch_ts: false,
+            allow_gaps: false,
             has_batches: false,
             last_batch_rel: 0,
         };
@@ -164,8 +168,15 @@ impl Segment {
     /// Opens a segment below the recovery point: it was fsynced (with its
     /// indexes) when it was rolled, so its indexes are trusted if they are
     /// whole and consistent with the `.log`; otherwise it is scanned.
-    pub(crate) fn open_trusted(dir: &Path, base_offset: i64, now_ms: i64, interval: u64) -> Result<Segment> {
+    pub(crate) fn open_trusted(
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+        interval: u64,
+        allow_gaps: bool,
+    ) -> Result<Segment> {
         let (mut seg, whole) = Self::open_files(dir, base_offset, false, now_ms)?;
+        seg.allow_gaps = allow_gaps;
         let consistent = whole && seg.load_from_indexes()?;
         if !consistent {
             tracing::warn!(segment = %seg.log_path.display(), "index missing or inconsistent; rebuilding");
@@ -318,7 +329,7 @@ impl Segment {
     /// CRC, so this is also what catches damage to it. (Compaction, when it
     /// lands, will leave gaps between batches and must relax this.)
     fn sane(&self, h: &BatchHeader, expected: i64) -> std::result::Result<(), String> {
-        if h.base_offset != expected {
+        if h.base_offset != expected && !(self.allow_gaps && h.base_offset > expected) {
             return Err(format!("base offset {} where {expected} was expected", h.base_offset));
         }
         let last = h.last_offset().map_err(|e| e.to_string())?;
