@@ -9,7 +9,8 @@
 use crate::producers::ProducerState;
 use sluice_metadata::TopicImage;
 use sluice_protocol::Uuid;
-use sluice_storage::{LogConfig, PartitionLog, StorageError, SyncHandle};
+use sluice_protocol::records::TimestampType;
+use sluice_storage::{CleanupPolicy, LogConfig, PartitionLog, StorageError, SyncHandle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -85,6 +86,22 @@ fn topic_log_config(defaults: &LogConfig, overrides: Option<&std::collections::B
     if let Some(v) = num("index.interval.bytes").and_then(|v| u64::try_from(v).ok()) {
         c.index_interval_bytes = v;
     }
+    if let Some(v) = num("delete.retention.ms") {
+        c.delete_retention_ms = v;
+    }
+    if let Some(policy) = overrides.get("cleanup.policy") {
+        let has = |p: &str| policy.split(',').any(|x| x.trim() == p);
+        c.cleanup_policy = match (has("compact"), has("delete")) {
+            (true, true) => CleanupPolicy::CompactDelete,
+            (true, false) => CleanupPolicy::Compact,
+            _ => CleanupPolicy::Delete,
+        };
+    }
+    match overrides.get("message.timestamp.type").map(String::as_str) {
+        Some("LogAppendTime") => c.message_timestamp_type = TimestampType::LogAppendTime,
+        Some("CreateTime") => c.message_timestamp_type = TimestampType::CreateTime,
+        _ => {}
+    }
     c
 }
 
@@ -154,6 +171,11 @@ impl Logs {
         }
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Every partition opened so far.
     pub fn open_partitions(&self) -> Vec<Arc<Partition>> {
         self.open
@@ -178,8 +200,14 @@ impl Logs {
     pub fn close_all(&self) {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         for (_, p) in open.drain() {
-            if let Err(e) = p.write().flush() {
-                tracing::warn!(error = %e, "flush at shutdown failed");
+            // Closing writes the clean-shutdown marker, so the next start skips recovery. A log
+            // still shared (a request finishing late) is only flushed.
+            let result = match Arc::try_unwrap(p) {
+                Ok(p) => p.log.into_inner().unwrap_or_else(|e| e.into_inner()).close(),
+                Err(p) => p.write().flush(),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "closing a log at shutdown failed");
             }
         }
     }

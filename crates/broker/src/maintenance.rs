@@ -2,16 +2,23 @@
 //!
 //! Every `log.retention.check.interval.ms` each partition of every topic is opened (so that data
 //! written before a restart ages out too) and its retention applied: whole segments older than
-//! `retention.ms` or beyond `retention.bytes` are deleted, as in Kafka. Every
+//! `retention.ms` or beyond `retention.bytes` are deleted, as in Kafka; partitions of compacted
+//! topics are also compacted (latest record per key, tombstones dropped after
+//! `delete.retention.ms`). Every
 //! `log.flush.scheduler.interval.ms` each open log fsyncs if its oldest unflushed data is older
 //! than `flush.ms`. The work is blocking file I/O, so it runs on the blocking pool, never on the
 //! threads that serve connections.
 
 use crate::context::Broker;
 use crate::logs::now_ms;
+use sluice_storage::CleanupPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Memory one compaction pass may use for its key map (Kafka's `log.cleaner.dedupe.buffer.size`
+/// is 128 MiB shared by its cleaner threads; one pass at a time here).
+const COMPACTION_MAP_BYTES_MAX: usize = 64 << 20;
 
 /// The shortest interval either task runs at, whatever the configuration says.
 const INTERVAL_MS_MIN: u64 = 10;
@@ -32,10 +39,21 @@ pub fn apply_retention(broker: &Broker) -> usize {
     for (topic, overrides) in topics {
         for index in topic.partitions.keys() {
             match broker.logs.partition(&topic, *index, overrides.as_ref()) {
-                Ok(partition) => match partition.write().apply_retention(now) {
-                    Ok(n) => deleted += n,
-                    Err(e) => tracing::warn!(topic = %topic.name, partition = index, error = %e, "retention failed"),
-                },
+                Ok(partition) => {
+                    let mut log = partition.write();
+                    match log.apply_retention(now) {
+                        Ok(n) => deleted += n,
+                        Err(e) => {
+                            tracing::warn!(topic = %topic.name, partition = index, error = %e, "retention failed")
+                        }
+                    }
+                    // Compacted topics are cleaned on the same schedule, with a bounded key map.
+                    if log.config().cleanup_policy != CleanupPolicy::Delete {
+                        if let Err(e) = log.compact(now, COMPACTION_MAP_BYTES_MAX) {
+                            tracing::warn!(topic = %topic.name, partition = index, error = %e, "compaction failed");
+                        }
+                    }
+                }
                 Err(e) => tracing::warn!(topic = %topic.name, partition = index, error = %e, "cannot open partition"),
             }
         }
@@ -57,8 +75,11 @@ pub fn flush_due(broker: &Broker) {
 pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let config = &broker.settings.config;
     let every = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX).max(INTERVAL_MS_MIN));
-    let mut retention = tokio::time::interval(every(config.log_retention_check_interval_ms));
-    let mut flush = tokio::time::interval(every(config.log_flush_scheduler_interval_ms));
+    // The first run waits one interval, as Kafka delays its log tasks after start-up, so a
+    // starting broker serves before it sweeps.
+    let start = |period: Duration| tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut retention = start(every(config.log_retention_check_interval_ms));
+    let mut flush = start(every(config.log_flush_scheduler_interval_ms));
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

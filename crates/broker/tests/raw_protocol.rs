@@ -629,11 +629,14 @@ mod admin {
     };
     use sluice_protocol::records::{BatchBuilder, NewRecord};
 
+    /// Recent enough that retention never deletes these records during the test.
+    const BASE_TIMESTAMP_MS: i64 = 1_900_000_000_000;
+
     async fn produce_n(s: &mut TcpStream, n: usize) {
         let mut b = BatchBuilder::new(0);
         for i in 0..n {
             b.append(&NewRecord::new(
-                1_000 + i as i64,
+                BASE_TIMESTAMP_MS + i as i64,
                 None,
                 Some(Bytes::from(format!("v{i}"))),
             ))
@@ -741,9 +744,21 @@ mod admin {
         produce_n(&mut s, 10).await;
         assert_eq!(offsets(&mut s, -2).await, (0, 0, -1));
         assert_eq!(offsets(&mut s, -1).await, (0, 10, -1));
-        assert_eq!(offsets(&mut s, 1_004).await, (0, 4, 1_004), "by timestamp");
-        assert_eq!(offsets(&mut s, -3).await, (0, 9, 1_009), "max timestamp");
-        assert_eq!(offsets(&mut s, 99_999).await, (0, -1, -1), "after every record");
+        assert_eq!(
+            offsets(&mut s, BASE_TIMESTAMP_MS + 4).await,
+            (0, 4, BASE_TIMESTAMP_MS + 4),
+            "by timestamp"
+        );
+        assert_eq!(
+            offsets(&mut s, -3).await,
+            (0, 9, BASE_TIMESTAMP_MS + 9),
+            "max timestamp"
+        );
+        assert_eq!(
+            offsets(&mut s, BASE_TIMESTAMP_MS + 99_999).await,
+            (0, -1, -1),
+            "after every record"
+        );
 
         let delete = |offset: i64| {
             RequestBody::DeleteRecords(DeleteRecordsRequest {
@@ -1021,6 +1036,113 @@ mod retention {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(start_offset, 5, "the expired records were deleted");
+        server.shutdown().await;
+    }
+}
+
+mod describe {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::CreatableTopic;
+    use sluice_protocol::generated::describe_topic_partitions_request::{Cursor, TopicRequest};
+    use sluice_protocol::generated::{CreateTopicsRequest, DescribeLogDirsRequest, DescribeTopicPartitionsRequest};
+
+    #[tokio::test]
+    async fn topic_partitions_page_with_a_cursor_and_log_dirs_list_sizes() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: ["a", "b"]
+                .iter()
+                .map(|n| CreatableTopic {
+                    name: (*n).into(),
+                    num_partitions: 3,
+                    replication_factor: 1,
+                    ..Default::default()
+                })
+                .collect(),
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        let page = |cursor: Option<(&str, i32)>| {
+            RequestBody::DescribeTopicPartitions(DescribeTopicPartitionsRequest {
+                topics: Vec::new(),
+                response_partition_limit: 4,
+                cursor: cursor.map(|(t, p)| Cursor {
+                    topic_name: t.into(),
+                    partition_index: p,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        };
+        let (_, body) = call(&mut s, 75, 0, 1, page(None)).await;
+        let ResponseBody::DescribeTopicPartitions(r) = body else {
+            panic!()
+        };
+        let listed: Vec<(String, i32)> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.name.clone().unwrap(), p.partition_index))
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            vec![("a".into(), 0), ("a".into(), 1), ("a".into(), 2), ("b".into(), 0)]
+        );
+        let next = r.next_cursor.expect("a cursor for the rest");
+        assert_eq!((next.topic_name.as_str(), next.partition_index), ("b", 1));
+        let (_, body) = call(&mut s, 75, 0, 2, page(Some(("b", 1)))).await;
+        let ResponseBody::DescribeTopicPartitions(r) = body else {
+            panic!()
+        };
+        assert_eq!(r.topics.len(), 1);
+        assert_eq!(
+            r.topics[0]
+                .partitions
+                .iter()
+                .map(|p| p.partition_index)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(r.next_cursor.is_none());
+        let unknown = RequestBody::DescribeTopicPartitions(DescribeTopicPartitionsRequest {
+            topics: vec![TopicRequest {
+                name: "nope".into(),
+                ..Default::default()
+            }],
+            response_partition_limit: 10,
+            cursor: None,
+            ..Default::default()
+        });
+        let (_, body) = call(&mut s, 75, 0, 3, unknown).await;
+        let ResponseBody::DescribeTopicPartitions(r) = body else {
+            panic!()
+        };
+        assert_eq!(r.topics[0].error_code, ErrorCode::UnknownTopicOrPartition.code());
+
+        for version in [1, 4] {
+            let (_, body) = call(
+                &mut s,
+                35,
+                version,
+                4,
+                RequestBody::DescribeLogDirs(DescribeLogDirsRequest {
+                    topics: None,
+                    ..Default::default()
+                }),
+            )
+            .await;
+            let ResponseBody::DescribeLogDirs(r) = body else {
+                panic!()
+            };
+            assert_eq!(r.results.len(), 1);
+            let partitions: usize = r.results[0].topics.iter().map(|t| t.partitions.len()).sum();
+            assert_eq!(partitions, 6, "v{version}");
+        }
         server.shutdown().await;
     }
 }

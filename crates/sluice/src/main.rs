@@ -105,6 +105,16 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             flush_messages: cfg.log_flush_interval_messages,
             flush_ms: cfg.log_flush_interval_ms,
             max_message_bytes: usize::try_from(cfg.message_max_bytes).unwrap_or(1_048_588),
+            delete_retention_ms: cfg.log_cleaner_delete_retention_ms,
+            cleanup_policy: match (cfg.log_cleanup_policy.compact, cfg.log_cleanup_policy.delete) {
+                (true, true) => sluice_storage::CleanupPolicy::CompactDelete,
+                (true, false) => sluice_storage::CleanupPolicy::Compact,
+                _ => sluice_storage::CleanupPolicy::Delete,
+            },
+            message_timestamp_type: match cfg.log_message_timestamp_type {
+                sluice_config::TimestampType::LogAppendTime => sluice_protocol::records::TimestampType::LogAppendTime,
+                sluice_config::TimestampType::CreateTime => sluice_protocol::records::TimestampType::CreateTime,
+            },
             ..sluice_storage::LogConfig::default()
         },
         ..BrokerSettings::default()

@@ -11,6 +11,8 @@ pub mod create_topics;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_log_dirs;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod init_producer_id;
 pub mod list_offsets;
@@ -64,9 +66,11 @@ pub const SERVED: &[ServedApi] = &[
     served(offset_for_leader_epoch::API_KEY, offset_for_leader_epoch::VERSIONS),
     served(configs::DESCRIBE_API_KEY, configs::DESCRIBE_VERSIONS),
     served(configs::ALTER_API_KEY, configs::ALTER_VERSIONS),
+    served(describe_log_dirs::API_KEY, describe_log_dirs::VERSIONS),
     served(create_partitions::API_KEY, create_partitions::VERSIONS),
     served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
+    served(describe_topic_partitions::API_KEY, describe_topic_partitions::VERSIONS),
 ];
 
 const fn served(key: i16, versions: (i16, i16)) -> ServedApi {
@@ -92,6 +96,12 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
         }
         RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::DescribeLogDirs(req) => {
+            Output::Respond(ResponseBody::DescribeLogDirs(describe_log_dirs::handle(broker, &req)))
+        }
+        RequestBody::DescribeTopicPartitions(req) => Output::Respond(ResponseBody::DescribeTopicPartitions(
+            describe_topic_partitions::handle(broker, &req),
+        )),
         RequestBody::DescribeConfigs(req) => {
             Output::Respond(ResponseBody::DescribeConfigs(configs::describe(broker, header, &req)))
         }
