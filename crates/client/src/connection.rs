@@ -1,0 +1,338 @@
+//! One TCP connection to one broker: length-prefixed frames, correlation ids, pipelining (the
+//! broker answers in order, so responses are matched to requests in order and their ids
+//! checked), ApiVersions negotiation and per-request timeouts.
+
+use crate::error::{Error, Result};
+use bytes::{Bytes, BytesMut};
+use sluice_protocol::api;
+use sluice_protocol::frame::{decode_response, encode_request};
+use sluice_protocol::generated::{ApiVersionsRequest, RequestBody, RequestHeader, ResponseBody};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// Requests queued for the writer; sending blocks when it is full.
+const QUEUE_DEPTH: usize = 256;
+/// Requests written but not yet answered; the writer waits when it is full.
+const MAX_IN_FLIGHT: usize = 256;
+/// The largest response frame accepted.
+const MAX_RESPONSE_BYTES: usize = 256 << 20;
+/// Byte offset of the correlation id in an encoded request frame (after size, key, version).
+const CORRELATION_ID_AT: usize = 8;
+
+/// The highest version of each API this client knows how to fill in. Newer versions change
+/// field meanings (Produce and Fetch v13 address topics by id only).
+fn client_max_version(key: i16) -> i16 {
+    match key {
+        0 => 12, // Produce
+        1 => 12, // Fetch
+        2 => 8,  // ListOffsets
+        3 => 12, // Metadata
+        18 => 3, // ApiVersions
+        19 => 7, // CreateTopics
+        20 => 6, // DeleteTopics
+        22 => 5, // InitProducerId
+        32 => 4, // DescribeConfigs
+        37 => 3, // CreatePartitions
+        44 => 1, // IncrementalAlterConfigs
+        60 => 1, // DescribeCluster
+        _ => api(key).map_or(-1, |a| a.versions.1),
+    }
+}
+
+struct Outgoing {
+    frame: BytesMut,
+    key: i16,
+    version: i16,
+    reply: Option<oneshot::Sender<Result<ResponseBody>>>,
+}
+
+struct InFlight {
+    correlation_id: i32,
+    key: i16,
+    version: i16,
+    reply: oneshot::Sender<Result<ResponseBody>>,
+}
+
+/// A connection to one broker. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Connection {
+    address: String,
+    client_id: String,
+    timeout: Duration,
+    queue: mpsc::Sender<Outgoing>,
+    versions: HashMap<i16, i16>,
+}
+
+impl Connection {
+    /// Connects to `address` and negotiates API versions.
+    pub async fn connect(address: &str, client_id: &str, timeout: Duration) -> Result<Arc<Connection>> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+            .await
+            .map_err(|_| Error::Timeout {
+                what: format!("connecting to {address}"),
+                after: timeout,
+            })?
+            .map_err(|source| Error::Io {
+                context: format!("cannot connect to {address}"),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let (queue, outgoing) = mpsc::channel(QUEUE_DEPTH);
+        let (in_flight_tx, in_flight_rx) = mpsc::channel(MAX_IN_FLIGHT);
+        tokio::spawn(write_loop(
+            BufWriter::with_capacity(256 << 10, write),
+            outgoing,
+            in_flight_tx,
+        ));
+        tokio::spawn(read_loop(
+            BufReader::with_capacity(256 << 10, read),
+            in_flight_rx,
+            address.to_owned(),
+        ));
+        let mut conn = Connection {
+            address: address.to_owned(),
+            client_id: client_id.to_owned(),
+            timeout,
+            queue,
+            versions: HashMap::new(),
+        };
+        conn.versions = conn.negotiate().await?;
+        Ok(Arc::new(conn))
+    }
+
+    async fn negotiate(&self) -> Result<HashMap<i16, i16>> {
+        let request = || {
+            RequestBody::ApiVersions(ApiVersionsRequest {
+                client_software_name: "sluice-client".into(),
+                client_software_version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            })
+        };
+        // A broker that lacks v3 answers in v0, which does not decode as v3: then ask in v0.
+        let response = match self.send_version(request(), 3).await {
+            Ok(r) => r,
+            Err(Error::Protocol(_)) => self.send_version(request(), 0).await?,
+            Err(e) => return Err(e),
+        };
+        let ResponseBody::ApiVersions(r) = response else {
+            return Err(Error::Protocol("ApiVersions answered with another response".into()));
+        };
+        let mut versions = HashMap::new();
+        if r.error_code != 0 && r.api_keys.is_empty() {
+            Error::check(r.error_code, None, || format!("ApiVersions at {}", self.address))?;
+        }
+        for k in r.api_keys {
+            let Some(info) = api(k.api_key) else { continue };
+            let ours = client_max_version(k.api_key).min(info.versions.1);
+            let chosen = ours.min(k.max_version);
+            if chosen >= k.min_version.max(info.versions.0) {
+                versions.insert(k.api_key, chosen);
+            }
+        }
+        Ok(versions)
+    }
+
+    /// The broker address this connection goes to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The version negotiated for `key`, or `None` when no version is usable.
+    pub fn version(&self, key: i16) -> Option<i16> {
+        self.versions.get(&key).copied()
+    }
+
+    /// The negotiated version of `key` or an `Unsupported` error.
+    pub fn require(&self, key: i16) -> Result<i16> {
+        self.version(key)
+            .ok_or_else(|| Error::Unsupported(api(key).map_or("this API", |a| a.name)))
+    }
+
+    /// Sends a request at the negotiated version and waits for its response.
+    pub async fn send(&self, body: RequestBody) -> Result<ResponseBody> {
+        let version = self.require(body.api_key())?;
+        self.send_version(body, version).await
+    }
+
+    /// Sends a request at `version` and waits for its response.
+    pub async fn send_version(&self, body: RequestBody, version: i16) -> Result<ResponseBody> {
+        let name = api(body.api_key()).map_or("a", |a| a.name);
+        let rx = self.enqueue(body, version, true).await?.expect("a reply channel");
+        let what = || format!("{name} request to {}", self.address);
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Disconnected(self.address.clone())),
+            Err(_) => Err(Error::Timeout {
+                what: what(),
+                after: self.timeout,
+            }),
+        }
+    }
+
+    /// Queues a request that gets no response (Produce with acks=0); returns once it is queued.
+    pub async fn send_no_response(&self, body: RequestBody) -> Result<()> {
+        let version = self.require(body.api_key())?;
+        self.enqueue(body, version, false).await.map(|_| ())
+    }
+
+    /// Starts a request and returns a future for its response: callers pipeline by starting
+    /// several before awaiting any.
+    pub async fn start(&self, body: RequestBody) -> Result<PendingResponse> {
+        let version = self.require(body.api_key())?;
+        let rx = self.enqueue(body, version, true).await?.expect("a reply channel");
+        Ok(PendingResponse {
+            rx,
+            timeout: self.timeout,
+            address: self.address.clone(),
+        })
+    }
+
+    async fn enqueue(
+        &self,
+        body: RequestBody,
+        version: i16,
+        reply: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<ResponseBody>>>> {
+        let key = body.api_key();
+        let header = RequestHeader {
+            request_api_key: key,
+            request_api_version: version,
+            correlation_id: 0,
+            client_id: Some(self.client_id.clone()),
+            ..Default::default()
+        };
+        let frame = encode_request(&header, &body)?;
+        let (tx, rx) = if reply {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.queue
+            .send(Outgoing {
+                frame,
+                key,
+                version,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| Error::Disconnected(self.address.clone()))?;
+        Ok(rx)
+    }
+
+    /// Whether the connection still works (its writer is alive).
+    pub fn is_open(&self) -> bool {
+        !self.queue.is_closed()
+    }
+}
+
+/// A response not yet awaited; see [`Connection::start`].
+pub struct PendingResponse {
+    rx: oneshot::Receiver<Result<ResponseBody>>,
+    timeout: Duration,
+    address: String,
+}
+
+impl PendingResponse {
+    /// Waits for the response.
+    pub async fn wait(self) -> Result<ResponseBody> {
+        match tokio::time::timeout(self.timeout, self.rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Disconnected(self.address)),
+            Err(_) => Err(Error::Timeout {
+                what: format!("a request to {}", self.address),
+                after: self.timeout,
+            }),
+        }
+    }
+}
+
+async fn write_loop(
+    mut out: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut queue: mpsc::Receiver<Outgoing>,
+    in_flight: mpsc::Sender<InFlight>,
+) {
+    let mut next_id: i32 = 1;
+    while let Some(mut first) = queue.recv().await {
+        loop {
+            let correlation_id = next_id;
+            next_id = next_id.checked_add(1).unwrap_or(1);
+            first.frame[CORRELATION_ID_AT..CORRELATION_ID_AT + 4].copy_from_slice(&correlation_id.to_be_bytes());
+            if let Some(reply) = first.reply {
+                let entry = InFlight {
+                    correlation_id,
+                    key: first.key,
+                    version: first.version,
+                    reply,
+                };
+                // Flush what is buffered before waiting for room, so the reader can progress.
+                if let Err(mpsc::error::TrySendError::Full(entry)) = in_flight.try_send(entry) {
+                    if out.flush().await.is_err() || in_flight.send(entry).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if out.write_all(&first.frame).await.is_err() {
+                return;
+            }
+            match queue.try_recv() {
+                Ok(next) => first = next,
+                Err(_) => break,
+            }
+        }
+        if out.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_loop(
+    mut input: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    mut in_flight: mpsc::Receiver<InFlight>,
+    address: String,
+) {
+    while let Some(waiting) = in_flight.recv().await {
+        let frame = match read_frame(&mut input).await {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = waiting.reply.send(Err(e));
+                return;
+            }
+        };
+        let result = decode_response(frame, waiting.key, waiting.version)
+            .map_err(Error::from)
+            .and_then(|(header, body)| {
+                if header.correlation_id == waiting.correlation_id {
+                    Ok(body)
+                } else {
+                    Err(Error::Protocol(format!(
+                        "{address} answered correlation id {} where {} was next",
+                        header.correlation_id, waiting.correlation_id
+                    )))
+                }
+            });
+        let fatal = matches!(&result, Err(Error::Protocol(m)) if m.contains("correlation id"));
+        let _ = waiting.reply.send(result);
+        if fatal {
+            return;
+        }
+    }
+}
+
+async fn read_frame(input: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<Bytes> {
+    let io = |source| Error::Io {
+        context: "reading a response".into(),
+        source,
+    };
+    let size = input.read_i32().await.map_err(io)?;
+    if size < 4 || size as usize > MAX_RESPONSE_BYTES {
+        return Err(Error::Protocol(format!("response frame of {size} bytes")));
+    }
+    let mut buf = vec![0; size as usize];
+    input.read_exact(&mut buf).await.map_err(io)?;
+    Ok(Bytes::from(buf))
+}
