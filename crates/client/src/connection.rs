@@ -48,6 +48,8 @@ struct Outgoing {
     key: i16,
     version: i16,
     reply: Option<oneshot::Sender<Result<ResponseBody>>>,
+    /// For requests without a response: told once the frame has been flushed to the socket.
+    written: Option<oneshot::Sender<()>>,
 }
 
 struct InFlight {
@@ -173,10 +175,20 @@ impl Connection {
         }
     }
 
-    /// Queues a request that gets no response (Produce with acks=0); returns once it is queued.
+    /// Sends a request that gets no response (Produce with acks=0); returns once it has been
+    /// written to the socket.
     pub async fn send_no_response(&self, body: RequestBody) -> Result<()> {
         let version = self.require(body.api_key())?;
-        self.enqueue(body, version, false).await.map(|_| ())
+        let (tx, rx) = oneshot::channel();
+        self.enqueue_with(body, version, None, Some(tx)).await?;
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Disconnected(self.address.clone())),
+            Err(_) => Err(Error::Timeout {
+                what: format!("writing to {}", self.address),
+                after: self.timeout,
+            }),
+        }
     }
 
     /// Starts a request and returns a future for its response: callers pipeline by starting
@@ -197,6 +209,23 @@ impl Connection {
         version: i16,
         reply: bool,
     ) -> Result<Option<oneshot::Receiver<Result<ResponseBody>>>> {
+        let (tx, rx) = if reply {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.enqueue_with(body, version, tx, None).await?;
+        Ok(rx)
+    }
+
+    async fn enqueue_with(
+        &self,
+        body: RequestBody,
+        version: i16,
+        reply: Option<oneshot::Sender<Result<ResponseBody>>>,
+        written: Option<oneshot::Sender<()>>,
+    ) -> Result<()> {
         let key = body.api_key();
         let header = RequestHeader {
             request_api_key: key,
@@ -206,22 +235,16 @@ impl Connection {
             ..Default::default()
         };
         let frame = encode_request(&header, &body)?;
-        let (tx, rx) = if reply {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
         self.queue
             .send(Outgoing {
                 frame,
                 key,
                 version,
-                reply: tx,
+                reply,
+                written,
             })
             .await
-            .map_err(|_| Error::Disconnected(self.address.clone()))?;
-        Ok(rx)
+            .map_err(|_| Error::Disconnected(self.address.clone()))
     }
 
     /// Whether the connection still works (its writer is alive).
@@ -257,8 +280,10 @@ async fn write_loop(
     in_flight: mpsc::Sender<InFlight>,
 ) {
     let mut next_id: i32 = 1;
+    let mut written = Vec::new();
     while let Some(mut first) = queue.recv().await {
         loop {
+            written.extend(first.written.take());
             let correlation_id = next_id;
             next_id = next_id.checked_add(1).unwrap_or(1);
             first.frame[CORRELATION_ID_AT..CORRELATION_ID_AT + 4].copy_from_slice(&correlation_id.to_be_bytes());
@@ -286,6 +311,9 @@ async fn write_loop(
         }
         if out.flush().await.is_err() {
             return;
+        }
+        for w in written.drain(..) {
+            let _ = w.send(());
         }
     }
 }
