@@ -220,6 +220,24 @@ async fn produce_and_consume_back() {
     // Latest with nothing new: ends at once.
     assert_eq!(ok(&b, &["consume", "events"]).await, "");
 
+    // acks=0 gets no response: produce returns once the request is written, and it lands.
+    ok(&b, &["topic", "create", "fire-and-forget", "-p", "2"]).await;
+    let input: String = (0..50).map(|i| format!("r{i}\n")).collect();
+    run(&b, &["produce", "fire-and-forget", "--acks", "0"], &input)
+        .await
+        .unwrap();
+    let mut got = String::new();
+    for _ in 0..50 {
+        got = ok(&b, &["consume", "fire-and-forget", "--from-beginning"]).await;
+        if got.lines().count() == 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut lines: Vec<&str> = got.lines().collect();
+    lines.sort_unstable_by_key(|l| l[1..].parse::<u32>().unwrap());
+    assert_eq!(lines, (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>());
+
     let err = run(&b, &["consume", "missing", "--from-beginning"], "")
         .await
         .unwrap_err();

@@ -137,38 +137,7 @@ impl Producer {
     }
 
     async fn topic_info(&self, topic: &str) -> Result<TopicInfo> {
-        if let Some(t) = self.inner.state.lock().unwrap().topics.get(topic) {
-            return Ok(t.clone());
-        }
-        let mut attempts = 0;
-        let info = loop {
-            let m = self
-                .inner
-                .client
-                .metadata(Some(&[topic.to_owned()]), self.inner.config.auto_create_topics)
-                .await?;
-            match m.topic(topic) {
-                Ok(t) if !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0) => break t.clone(),
-                Ok(_) if attempts < 20 => {}
-                Err(e) if e.is_retriable() && attempts < 20 && self.inner.config.auto_create_topics => {}
-                Ok(_) => {
-                    return Err(Error::Kafka {
-                        code: ErrorCode::LeaderNotAvailable.code(),
-                        message: format!("Topic '{topic}' has partitions without a leader"),
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-            attempts += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        self.inner
-            .state
-            .lock()
-            .unwrap()
-            .topics
-            .insert(topic.to_owned(), info.clone());
-        Ok(info)
+        self.inner.topic_info(topic).await
     }
 
     /// Queues a record for `topic`: to `partition`, or by key hash (Kafka's murmur2, so keys
@@ -285,6 +254,40 @@ impl Producer {
 }
 
 impl Inner {
+    async fn topic_info(&self, topic: &str) -> Result<TopicInfo> {
+        if let Some(t) = self.state.lock().unwrap().topics.get(topic) {
+            return Ok(t.clone());
+        }
+        let mut attempts = 0;
+        let info = loop {
+            let m = self
+                .client
+                .metadata(Some(&[topic.to_owned()]), self.config.auto_create_topics)
+                .await?;
+            match m.topic(topic) {
+                Ok(t) if !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0) => break t.clone(),
+                Ok(_) if attempts < 20 => {}
+                Err(e) if e.is_retriable() && attempts < 20 && self.config.auto_create_topics => {}
+                Ok(_) => {
+                    return Err(Error::Kafka {
+                        code: ErrorCode::LeaderNotAvailable.code(),
+                        message: format!("Topic '{topic}' has partitions without a leader"),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+            attempts += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        self.state.lock().unwrap().topics.insert(topic.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    /// Remembers the first failure; later `send`s and `flush` report it.
+    fn fail(&self, e: &Error) {
+        self.state.lock().unwrap().error.get_or_insert(e.to_string());
+    }
+
     fn memory_capacity(&self) -> usize {
         self.config.buffer_bytes.max(self.config.batch_bytes)
     }
@@ -362,11 +365,77 @@ async fn dispatch_loop(inner: Arc<Inner>) {
     }
 }
 
-type Waiters = Vec<(
-    i32,
-    Vec<oneshot::Sender<Result<(i32, i64)>>>,
-    Option<OwnedSemaphorePermit>,
-)>;
+/// Attempts at a batch that fails with a retriable error (after refreshing metadata).
+const MAX_ATTEMPTS: u32 = 5;
+/// Pause before a retry, multiplied by the attempt number.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A built batch on its way, with the deliveries it resolves.
+struct Item {
+    topic: String,
+    partition: i32,
+    batch: Bytes,
+    waiters: Vec<oneshot::Sender<Result<(i32, i64)>>>,
+    _memory: Option<OwnedSemaphorePermit>,
+}
+
+impl Item {
+    fn resolve(self, result: Result<i64, &Error>) {
+        for (i, w) in self.waiters.into_iter().enumerate() {
+            let _ = w.send(match result {
+                Ok(base) => Ok((self.partition, if base < 0 { -1 } else { base + i as i64 })),
+                Err(e) => Err(copy_error(e)),
+            });
+        }
+    }
+}
+
+/// A copy of an error for each delivery (errors own I/O sources, so they do not clone).
+fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::Kafka { code, message } => Error::Kafka {
+            code: *code,
+            message: message.clone(),
+        },
+        other => Error::Invalid(other.to_string()),
+    }
+}
+
+fn produce_request(inner: &Inner, items: &[Item]) -> ProduceRequest {
+    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+    for item in items {
+        topics.entry(&item.topic).or_default().push(PartitionProduceData {
+            index: item.partition,
+            records: Some(item.batch.clone()),
+            ..Default::default()
+        });
+    }
+    ProduceRequest {
+        transactional_id: None,
+        acks: inner.config.acks,
+        timeout_ms: inner.client.config().request_timeout.as_millis().min(i32::MAX as u128) as i32,
+        topic_data: topics
+            .into_iter()
+            .map(|(name, partition_data)| TopicProduceData {
+                name: name.to_owned(),
+                partition_data,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn start_produce(inner: &Inner, leader: i32, items: &[Item]) -> Result<crate::PendingResponse> {
+    if leader < 0 {
+        return Err(Error::Kafka {
+            code: ErrorCode::LeaderNotAvailable.code(),
+            message: "a partition has no leader".into(),
+        });
+    }
+    let conn = inner.client.broker(leader).await?;
+    conn.start(RequestBody::Produce(produce_request(inner, items))).await
+}
 
 async fn send_batches(
     inner: &Arc<Inner>,
@@ -374,8 +443,7 @@ async fn send_batches(
     batches: Vec<Ready>,
     permit: OwnedSemaphorePermit,
 ) -> Result<()> {
-    let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
-    let mut waiters: BTreeMap<(String, i32), Waiters> = BTreeMap::new();
+    let mut items = Vec::with_capacity(batches.len());
     for r in batches {
         let mut builder = r.open.builder;
         if inner.producer_id.0 >= 0 {
@@ -384,113 +452,123 @@ async fn send_batches(
             builder = builder.producer(inner.producer_id.0, inner.producer_id.1, *seq);
             *seq = seq.wrapping_add(r.open.waiters.len() as i32) & i32::MAX;
         }
-        let batch = builder.build()?;
-        topics.entry(r.topic.clone()).or_default().push(PartitionProduceData {
-            index: r.partition,
-            records: Some(batch.into_bytes()),
-            ..Default::default()
+        let batch = match builder.build() {
+            Ok(b) => b.into_bytes(),
+            Err(e) => {
+                let e = Error::from(e);
+                for w in r.open.waiters {
+                    let _ = w.send(Err(copy_error(&e)));
+                }
+                return Err(e);
+            }
+        };
+        items.push(Item {
+            topic: r.topic,
+            partition: r.partition,
+            batch,
+            waiters: r.open.waiters,
+            _memory: r.open.permit,
         });
-        waiters
-            .entry((r.topic, r.partition))
-            .or_default()
-            .push((0, r.open.waiters, r.open.permit));
     }
-    let request = ProduceRequest {
-        transactional_id: None,
-        acks: inner.config.acks,
-        timeout_ms: inner.client.config().request_timeout.as_millis().min(i32::MAX as u128) as i32,
-        topic_data: topics
-            .into_iter()
-            .map(|(name, partition_data)| TopicProduceData {
-                name,
-                partition_data,
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let fail_all = |waiters: BTreeMap<(String, i32), Waiters>, e: &Error| {
-        for (_, list) in waiters {
-            for (_, ws, _) in list {
-                for w in ws {
-                    let _ = w.send(Err(Error::Invalid(e.to_string())));
-                }
-            }
-        }
-    };
-    let conn = match inner.client.broker(leader).await {
-        Ok(c) => c,
-        Err(e) => {
-            fail_all(waiters, &e);
-            return Err(e);
-        }
-    };
     if inner.config.acks == 0 {
-        let result = conn.send_no_response(RequestBody::Produce(request)).await;
-        for ((_, partition), list) in waiters {
-            for (_, ws, _) in list {
-                for w in ws {
-                    let _ = w.send(match &result {
-                        Ok(()) => Ok((partition, -1)),
-                        Err(e) => Err(Error::Invalid(e.to_string())),
-                    });
-                }
+        let result = match inner.client.broker(leader).await {
+            Ok(conn) => {
+                conn.send_no_response(RequestBody::Produce(produce_request(inner, &items)))
+                    .await
             }
+            Err(e) => Err(e),
+        };
+        for item in items {
+            item.resolve(result.as_ref().map(|()| -1));
         }
         drop(permit);
         return result;
     }
-    let pending = match conn.start(RequestBody::Produce(request)).await {
-        Ok(p) => p,
-        Err(e) => {
-            fail_all(waiters, &e);
-            return Err(e);
-        }
-    };
+    // Start the request before returning, so requests leave in dispatch order.
+    let first = start_produce(inner, leader, &items).await;
     let inner = inner.clone();
     tokio::spawn(async move {
         let _permit = permit;
-        let response = pending.wait().await.and_then(|b| Ok(expect_body!(b, Produce)));
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                inner.state.lock().unwrap().error.get_or_insert(e.to_string());
-                fail_all(waiters, &e);
-                return Ok::<(), Error>(());
-            }
-        };
-        for t in response.responses {
-            for p in t.partition_responses {
-                let Some(list) = waiters.remove(&(t.name.clone(), p.index)) else {
-                    continue;
+        let mut attempts = vec![(first, items)];
+        let mut attempt = 1;
+        loop {
+            let mut retry: Vec<(Item, Error)> = Vec::new();
+            for (pending, items) in attempts.drain(..) {
+                let response = match pending {
+                    Ok(p) => p.wait().await.and_then(|b| Ok(expect_body!(b, Produce))),
+                    Err(e) => Err(e),
                 };
-                let result = Error::check(p.error_code, p.error_message.as_deref(), || {
-                    format!("Producing to partition {}-{}", t.name, p.index)
-                });
-                if let Err(e) = &result {
-                    inner.state.lock().unwrap().error.get_or_insert(e.to_string());
+                let response = match response {
+                    Ok(r) => r,
+                    Err(e) if e.is_retriable() => {
+                        retry.extend(items.into_iter().map(|i| (i, copy_error(&e))));
+                        continue;
+                    }
+                    Err(e) => {
+                        inner.fail(&e);
+                        items.into_iter().for_each(|i| i.resolve(Err(&e)));
+                        continue;
+                    }
+                };
+                let mut results = HashMap::new();
+                for t in response.responses {
+                    for p in t.partition_responses {
+                        let result = Error::check(p.error_code, p.error_message.as_deref(), || {
+                            format!("Producing to partition {}-{}", t.name, p.index)
+                        })
+                        .map(|()| p.base_offset);
+                        results.insert((t.name.clone(), p.index), result);
+                    }
                 }
-                for (_, ws, _) in list {
-                    for (i, w) in ws.into_iter().enumerate() {
-                        let _ = w.send(match &result {
-                            Ok(()) => Ok((p.index, p.base_offset + i as i64)),
-                            Err(e) => Err(Error::Kafka {
-                                code: p.error_code,
-                                message: match e {
-                                    Error::Kafka { message, .. } => message.clone(),
-                                    other => other.to_string(),
-                                },
-                            }),
-                        });
+                for item in items {
+                    match results.remove(&(item.topic.clone(), item.partition)) {
+                        Some(Ok(base)) => item.resolve(Ok(base)),
+                        Some(Err(e)) if e.is_retriable() => retry.push((item, e)),
+                        Some(Err(e)) => {
+                            inner.fail(&e);
+                            item.resolve(Err(&e));
+                        }
+                        None => {
+                            let e = Error::Protocol("the Produce response left out a partition".into());
+                            inner.fail(&e);
+                            item.resolve(Err(&e));
+                        }
                     }
                 }
             }
+            if retry.is_empty() {
+                return;
+            }
+            if attempt >= MAX_ATTEMPTS {
+                for (item, e) in retry {
+                    inner.fail(&e);
+                    item.resolve(Err(&e));
+                }
+                return;
+            }
+            tokio::time::sleep(RETRY_BACKOFF * attempt).await;
+            attempt += 1;
+            // Leaders may have moved: forget cached metadata and route again.
+            let mut by_leader: BTreeMap<i32, Vec<Item>> = BTreeMap::new();
+            for (item, _) in retry {
+                inner.state.lock().unwrap().topics.remove(&item.topic);
+                match inner.topic_info(&item.topic).await {
+                    Ok(info) => {
+                        let leader = info
+                            .partitions
+                            .iter()
+                            .find(|p| p.partition == item.partition)
+                            .map_or(-1, |p| p.leader);
+                        by_leader.entry(leader).or_default().push(item);
+                    }
+                    Err(_) => by_leader.entry(-1).or_default().push(item),
+                }
+            }
+            for (leader, items) in by_leader {
+                let pending = start_produce(&inner, leader, &items).await;
+                attempts.push((pending, items));
+            }
         }
-        let missing = Error::Protocol("the Produce response left out a partition".into());
-        if !waiters.is_empty() {
-            fail_all(waiters, &missing);
-        }
-        Ok(())
     });
     Ok(())
 }
