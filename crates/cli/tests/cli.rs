@@ -328,6 +328,33 @@ async fn bench_reports_throughput_and_latency() {
         assert!(p50 > 0 && p50 <= p99 && p99 <= p999 && p999 <= max, "{report}");
         assert!(max < 10_000_000, "{report}");
     }
+    // Small batches and one request in flight: batches of a partition queue up behind each
+    // other, and each request may carry only one per partition.
+    let out = ok(
+        &b,
+        &[
+            "bench",
+            "produce",
+            "--topic",
+            "small",
+            "--records",
+            "2000",
+            "--record-size",
+            "300",
+            "--batch-bytes",
+            "700",
+            "--max-in-flight",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["records"], 2000, "{report}");
+    let out = ok(&b, &["bench", "consume", "--topic", "small", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["records"], 2000, "{report}");
+
     // Text output.
     let out = ok(&b, &["bench", "produce", "--records", "100", "--partitions", "3"]).await;
     assert!(out.starts_with("produce: 100 records"), "{out}");

@@ -354,12 +354,26 @@ async fn dispatch_loop(inner: Arc<Inner>) {
             by_leader.entry(leader).or_default().push(r);
         }
         for (leader, batches) in by_leader {
-            let permit = match inner.in_flight.clone().acquire_owned().await {
-                Ok(p) => p,
-                Err(_) => return,
-            };
-            if let Err(e) = send_batches(&inner, leader, batches, permit).await {
-                inner.state.lock().unwrap().error.get_or_insert(e.to_string());
+            // A request carries at most one batch per partition: the n-th batch of each
+            // partition goes in the n-th request, so each partition's batches stay in order.
+            let mut rounds: Vec<Vec<Ready>> = Vec::new();
+            let mut seen: HashMap<(String, i32), usize> = HashMap::new();
+            for r in batches {
+                let n = seen.entry((r.topic.clone(), r.partition)).or_insert(0);
+                if rounds.len() <= *n {
+                    rounds.push(Vec::new());
+                }
+                rounds[*n].push(r);
+                *n += 1;
+            }
+            for round in rounds {
+                let permit = match inner.in_flight.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+                if let Err(e) = send_batches(&inner, leader, round, permit).await {
+                    inner.fail(&e);
+                }
             }
         }
     }
