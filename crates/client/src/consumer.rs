@@ -47,8 +47,9 @@ impl Default for ConsumerConfig {
         ConsumerConfig {
             max_wait: Duration::from_millis(500),
             min_bytes: 1,
-            max_bytes: 32 << 20,
-            partition_max_bytes: 4 << 20,
+            // Kafka's consumer defaults (fetch.max.bytes, max.partition.fetch.bytes).
+            max_bytes: 50 << 20,
+            partition_max_bytes: 1 << 20,
         }
     }
 }
