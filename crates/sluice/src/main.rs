@@ -1,4 +1,4 @@
-//! `sluice`: the broker (with its controller) and, later, the admin CLI in one binary.
+//! `sluice`: the broker (with its controller), the admin CLI and the benchmark tool in one binary.
 
 mod meta_properties;
 
@@ -27,6 +27,10 @@ enum Command {
         #[arg(short = 'o', long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// The admin CLI and benchmark tool: a Kafka client that works against any Kafka-compatible
+    /// cluster.
+    #[command(flatten)]
+    Cli(sluice_cli::Command),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Cli(command) => sluice_cli::run(command),
         Command::Serve { config, overrides } => match serve(config, overrides) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
