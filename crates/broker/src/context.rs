@@ -1,8 +1,9 @@
 //! State shared by every connection of a broker.
 
 use crate::logs::Logs;
-use sluice_metadata::{MetadataError, MetadataStore};
+use sluice_metadata::{MetadataError, MetadataStore, TopicImage};
 use sluice_storage::LogConfig;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -139,6 +140,26 @@ impl Broker {
         let id = ids.0;
         ids.0 += 1;
         Ok(id)
+    }
+
+    /// A topic by name with its config overrides, copied out so no lock is held while they are used.
+    pub fn topic_with_configs(&self, name: &str) -> Option<(TopicImage, Option<BTreeMap<String, String>>)> {
+        let store = self.metadata();
+        let image = store.image();
+        image
+            .topic(name)
+            .map(|t| (t.clone(), image.topic_configs(name).cloned()))
+    }
+
+    /// Every topic with its config overrides, copied out of the image.
+    pub fn topics_with_configs(&self) -> Vec<(TopicImage, Option<BTreeMap<String, String>>)> {
+        let store = self.metadata();
+        let image = store.image();
+        image
+            .topics
+            .values()
+            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            .collect()
     }
 
     /// Locks the metadata store. A poisoned lock means a handler panicked mid-change; the store

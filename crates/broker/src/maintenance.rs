@@ -25,15 +25,7 @@ const INTERVAL_MS_MIN: u64 = 10;
 
 /// Applies retention to every partition once; returns how many segments were deleted.
 pub fn apply_retention(broker: &Broker) -> usize {
-    let topics: Vec<_> = {
-        let store = broker.metadata();
-        let image = store.image();
-        image
-            .topics
-            .values()
-            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
-            .collect()
-    };
+    let topics = broker.topics_with_configs();
     let now = now_ms();
     let mut deleted = 0;
     for (topic, overrides) in topics {

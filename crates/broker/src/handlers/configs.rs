@@ -175,6 +175,14 @@ fn replace_topic_configs(
     Ok(())
 }
 
+/// A resource's outcome as the error code and message fields of its result.
+fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
+    match outcome {
+        Ok(()) => (0, None),
+        Err((code, message)) => (code.code(), Some(message)),
+    }
+}
+
 const BROKER_READ_ONLY: &str = "Broker configs are read-only in this version of Sluice; set them in server.properties.";
 
 pub fn alter(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse {
@@ -206,10 +214,7 @@ pub fn alter(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse
                 RESOURCE_BROKER => Err((ErrorCode::InvalidRequest, BROKER_READ_ONLY.to_owned())),
                 other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
             };
-            let (error_code, error_message) = match outcome {
-                Ok(()) => (0, None),
-                Err((code, message)) => (code.code(), Some(message)),
-            };
+            let (error_code, error_message) = wire_outcome(outcome);
             AlterConfigsResourceResponse {
                 error_code,
                 error_message,
@@ -280,10 +285,7 @@ pub fn incremental_alter(broker: &Broker, req: &IncrementalAlterConfigsRequest) 
                 RESOURCE_BROKER => Err((ErrorCode::InvalidRequest, BROKER_READ_ONLY.to_owned())),
                 other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
             };
-            let (error_code, error_message) = match outcome {
-                Ok(()) => (0, None),
-                Err((code, message)) => (code.code(), Some(message)),
-            };
+            let (error_code, error_message) = wire_outcome(outcome);
             IncrementalResult {
                 error_code,
                 error_message,

@@ -18,11 +18,8 @@ pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> DeleteRecordsRespo
         .topics
         .iter()
         .map(|t| {
-            let (topic, overrides) = {
-                let store = broker.metadata();
-                let image = store.image();
-                (image.topic(&t.name).cloned(), image.topic_configs(&t.name).cloned())
-            };
+            let (topic, overrides) = broker.topic_with_configs(&t.name).unzip();
+            let overrides = overrides.flatten();
             let partitions = t
                 .partitions
                 .iter()

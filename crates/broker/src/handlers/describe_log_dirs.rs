@@ -12,15 +12,7 @@ pub const API_KEY: i16 = 35;
 pub const VERSIONS: (i16, i16) = (0, 4);
 
 pub fn handle(broker: &Broker, req: &DescribeLogDirsRequest) -> DescribeLogDirsResponse {
-    let topics: Vec<_> = {
-        let store = broker.metadata();
-        let image = store.image();
-        image
-            .topics
-            .values()
-            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
-            .collect()
-    };
+    let topics = broker.topics_with_configs();
     // None: every partition; otherwise the requested ones.
     let wanted: Option<BTreeMap<&str, &Vec<i32>>> = req
         .topics

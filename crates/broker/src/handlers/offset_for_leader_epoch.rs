@@ -27,11 +27,8 @@ pub fn handle(
         .topics
         .iter()
         .map(|t| {
-            let (topic, overrides) = {
-                let store = broker.metadata();
-                let image = store.image();
-                (image.topic(&t.topic).cloned(), image.topic_configs(&t.topic).cloned())
-            };
+            let (topic, overrides) = broker.topic_with_configs(&t.topic).unzip();
+            let overrides = overrides.flatten();
             let partitions = t
                 .partitions
                 .iter()
