@@ -2,6 +2,7 @@
 
 use crate::logs::Logs;
 use sluice_metadata::{MetadataError, MetadataStore, TopicImage};
+use sluice_protocol::Uuid;
 use sluice_storage::LogConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -149,6 +150,16 @@ impl Broker {
         image
             .topic(name)
             .map(|t| (t.clone(), image.topic_configs(name).cloned()))
+    }
+
+    /// A topic by id with its config overrides, copied out of the image.
+    pub fn topic_by_id_with_configs(&self, topic_id: &Uuid) -> Option<(TopicImage, Option<BTreeMap<String, String>>)> {
+        let store = self.metadata();
+        let image = store.image();
+        image
+            .topics
+            .get(topic_id)
+            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
     }
 
     /// Every topic with its config overrides, copied out of the image.

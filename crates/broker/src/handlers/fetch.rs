@@ -30,17 +30,18 @@ pub const FETCH_WAIT_MS_MAX: i32 = 60_000;
 fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (FetchResponse, usize) {
     let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0);
     let mut total = 0usize;
-    let store = broker.metadata();
-    let image = store.image();
     let responses = req
         .topics
         .iter()
         .map(|t| {
-            let topic = if version >= 13 {
-                image.topics.get(&t.topic_id)
+            // Copied out of the image so that no metadata lock is held while logs are read.
+            let found = if version >= 13 {
+                broker.topic_by_id_with_configs(&t.topic_id)
             } else {
-                image.topic(&t.topic)
+                broker.topic_with_configs(&t.topic)
             };
+            let (topic, overrides) = found.unzip();
+            let (topic, overrides) = (topic.as_ref(), overrides.flatten());
             let partitions = t
                 .partitions
                 .iter()
@@ -62,10 +63,7 @@ fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (FetchRespons
                         out.error_code = code.code();
                         return out;
                     };
-                    let partition = match broker
-                        .logs
-                        .partition(topic, p.partition, image.topic_configs(&topic.name))
-                    {
+                    let partition = match broker.logs.partition(topic, p.partition, overrides.as_ref()) {
                         Ok(partition) => partition,
                         Err(e) => {
                             out.error_code = storage_error_code(&e).code();

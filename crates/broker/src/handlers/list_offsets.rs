@@ -23,13 +23,13 @@ const EARLIEST_LOCAL: i64 = -4;
 
 pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> ListOffsetsResponse {
     let version = header.request_api_version;
-    let store = broker.metadata();
-    let image = store.image();
     let topics = req
         .topics
         .iter()
         .map(|t| {
-            let topic = image.topic(&t.name);
+            // Copied out of the image so that no metadata lock is held while logs are read.
+            let (topic, overrides) = broker.topic_with_configs(&t.name).unzip();
+            let (topic, overrides) = (topic.as_ref(), overrides.flatten());
             let partitions = t
                 .partitions
                 .iter()
@@ -53,7 +53,7 @@ pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest)
                     }
                     let found = broker
                         .logs
-                        .partition(topic, p.partition_index, image.topic_configs(&topic.name))
+                        .partition(topic, p.partition_index, overrides.as_ref())
                         .and_then(|partition| {
                             let log = partition.read();
                             Ok(match p.timestamp {

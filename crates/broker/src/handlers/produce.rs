@@ -50,15 +50,10 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
         .into_iter()
         .enumerate()
         .map(|(t_slot, topic_data)| {
-            let image_topic = {
-                let store = broker.metadata();
-                let image = store.image();
-                let topic = if version >= 13 {
-                    image.topics.get(&topic_data.topic_id)
-                } else {
-                    image.topic(&topic_data.name)
-                };
-                topic.map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            let image_topic = if version >= 13 {
+                broker.topic_by_id_with_configs(&topic_data.topic_id)
+            } else {
+                broker.topic_with_configs(&topic_data.name)
             };
             let partition_responses = topic_data
                 .partition_data
