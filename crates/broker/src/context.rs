@@ -58,6 +58,9 @@ pub struct BrokerSettings {
     /// Defaults for every partition log (`log.segment.bytes`, `log.retention.ms`, ...), before
     /// topic overrides.
     pub log_config: LogConfig,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the request
+    /// asks (Kafka's broker-side cap; the first batch may exceed it so consumers progress).
+    pub fetch_max_bytes: usize,
     /// Requests one connection may have in progress (being handled or waiting to be written).
     /// Kafka clients pipeline up to `max.in.flight.requests.per.connection` (5 by default).
     pub connection_in_flight_requests_max: usize,
@@ -80,6 +83,7 @@ impl Default for BrokerSettings {
             max_connections_per_ip: 10_000,
             connections_max_idle_ms: 600_000,
             connection_in_flight_requests_max: 16,
+            fetch_max_bytes: 55 * 1024 * 1024,
             num_partitions: 1,
             default_replication_factor: 1,
             auto_create_topics_enable: true,

@@ -1146,3 +1146,82 @@ mod describe {
         server.shutdown().await;
     }
 }
+
+mod fetch_limits {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::CreatableTopic;
+    use sluice_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    use sluice_protocol::generated::{CreateTopicsRequest, FetchRequest, ProduceRequest};
+    use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
+
+    #[tokio::test]
+    async fn a_fetch_cannot_ask_for_more_than_fetch_max_bytes() {
+        let server = start(|s| s.fetch_max_bytes = 4096).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "big".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        // Three batches of about 3 KB each.
+        for i in 0..3 {
+            let mut b = BatchBuilder::new(0);
+            b.append(&NewRecord::new(
+                1_900_000_000_000 + i,
+                None,
+                Some(Bytes::from(vec![b'x'; 3000])),
+            ))
+            .unwrap();
+            let body = RequestBody::Produce(ProduceRequest {
+                transactional_id: None,
+                acks: 1,
+                timeout_ms: 5000,
+                topic_data: vec![TopicProduceData {
+                    name: "big".into(),
+                    partition_data: vec![PartitionProduceData {
+                        index: 0,
+                        records: Some(b.build().unwrap().into_bytes()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            call(&mut s, 0, 9, 2, body).await;
+        }
+        // The client asks for everything; the broker's cap allows one batch.
+        let body = RequestBody::Fetch(FetchRequest {
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: i32::MAX,
+            topics: vec![FetchTopic {
+                topic: "big".into(),
+                partitions: vec![FetchPartition {
+                    partition: 0,
+                    fetch_offset: 0,
+                    partition_max_bytes: i32::MAX,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(&mut s, 1, 12, 3, body).await;
+        let ResponseBody::Fetch(r) = body else { panic!() };
+        let records = r.responses[0].partitions[0].records.clone().unwrap();
+        assert_eq!(
+            batches(records.clone()).count(),
+            1,
+            "one batch fits under fetch.max.bytes"
+        );
+        assert!(records.len() <= 4096, "{} bytes returned", records.len());
+        server.shutdown().await;
+    }
+}

@@ -1,6 +1,7 @@
 //! Fetch (key 1): read record batches, long-polling on `min_bytes` / `max_wait_ms`.
 //!
-//! Limits follow KIP-74: `partition_max_bytes` per partition and `max_bytes` for the response,
+//! Limits follow KIP-74: `partition_max_bytes` per partition and `max_bytes` for the response
+//! (itself capped by the broker's `fetch.max.bytes`),
 //! except that the first batch of the first partition with data is returned whole even when it
 //! is larger, so a consumer always makes progress. Batches are returned byte for byte as stored.
 //!
@@ -28,7 +29,11 @@ pub const FETCH_WAIT_MS_MAX: i32 = 60_000;
 
 /// Reads once: the response and how many record bytes it carries.
 fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (FetchResponse, usize) {
-    let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0);
+    // The client's max_bytes is capped by the broker's fetch.max.bytes, as in Kafka: the request
+    // alone must not decide how much the broker reads into memory.
+    let mut remaining = usize::try_from(req.max_bytes)
+        .unwrap_or(0)
+        .min(broker.settings.fetch_max_bytes);
     let mut total = 0usize;
     let responses = req
         .topics
