@@ -40,6 +40,18 @@ pub enum Compression {
     Zstd,
 }
 
+/// gzip level Kafka uses by default (zlib's default, what `-1` means).
+const GZIP_LEVEL: u32 = 6;
+
+/// The flate2 level for a configured gzip level: 1-9 as given, anything else (Kafka's -1)
+/// the default.
+fn gzip_level(level: Option<i32>) -> u32 {
+    match level {
+        Some(l @ 1..=9) => l as u32,
+        _ => GZIP_LEVEL,
+    }
+}
+
 /// zstd level Kafka's Java producer uses by default.
 const ZSTD_LEVEL: i32 = 3;
 /// Smallest zstd window we always accept: level 19 (the highest non-"ultra"
@@ -105,6 +117,14 @@ impl Compression {
     /// LZ4 frame with independent 64 KiB blocks and no checksums, zstd
     /// level 3). [`Compression::None`] appends `input` unchanged.
     pub fn compress(self, input: &[u8], out: &mut Vec<u8>) -> Result<(), RecordsError> {
+        self.compress_with_level(input, out, None)
+    }
+
+    /// Like [`Compression::compress`], with a codec level as Kafka's `compression.gzip.level`
+    /// (1-9, or -1 for the default 6) and `compression.zstd.level` configure it; `None` keeps the
+    /// defaults. snappy has no levels, and the LZ4 encoder here only has its fast mode, so a
+    /// `compression.lz4.level` does not change the output (any LZ4 reader decodes it either way).
+    pub fn compress_with_level(self, input: &[u8], out: &mut Vec<u8>, level: Option<i32>) -> Result<(), RecordsError> {
         let err = |e: std::io::Error| RecordsError::Compression {
             codec: self,
             message: e.to_string(),
@@ -115,7 +135,7 @@ impl Compression {
                 Ok(())
             }
             Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(6));
+                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(gzip_level(level)));
                 enc.write_all(input).map_err(err)?;
                 enc.finish().map_err(err)?;
                 Ok(())
@@ -134,7 +154,7 @@ impl Compression {
                 Ok(())
             }
             Compression::Zstd => {
-                let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(err)?;
+                let mut enc = zstd::stream::write::Encoder::new(out, level.unwrap_or(ZSTD_LEVEL)).map_err(err)?;
                 // Pledging the size records it in the frame header, which lets
                 // the decoder size its output exactly and reject bombs early.
                 let len = u64::try_from(input.len()).unwrap_or(u64::MAX);
