@@ -177,6 +177,15 @@ impl Broker {
             .collect()
     }
 
+    /// A topic's effective configuration: its overrides over the broker's defaults. Stored
+    /// overrides were validated when set; should one no longer parse, the defaults apply.
+    pub fn topic_config(&self, overrides: Option<&BTreeMap<String, String>>) -> sluice_config::TopicConfig {
+        let pairs: Vec<(&String, &String)> = overrides.map(|o| o.iter().collect()).unwrap_or_default();
+        let config = &self.settings.config;
+        sluice_config::TopicConfig::resolve(config, &pairs)
+            .unwrap_or_else(|_| sluice_config::TopicConfig::from_broker(config))
+    }
+
     /// Locks the metadata store. A poisoned lock means a handler panicked mid-change; the store
     /// changes its image only after a successful durable append, so its state is still whole.
     pub fn metadata(&self) -> std::sync::MutexGuard<'_, MetadataStore> {

@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod producers;
 pub mod server;
 pub mod topics;
+pub mod validate;
 
 pub use context::{Broker, BrokerSettings, ListenerSettings};
 pub use server::Server;

@@ -629,8 +629,9 @@ mod admin {
     };
     use sluice_protocol::records::{BatchBuilder, NewRecord};
 
-    /// Recent enough that retention never deletes these records during the test.
-    const BASE_TIMESTAMP_MS: i64 = 1_900_000_000_000;
+    /// Fixed and in the past: Kafka accepts any past CreateTime by default but at most an hour
+    /// ahead (`log.message.timestamp.after.max.ms`); retention's first sweep is minutes away.
+    const BASE_TIMESTAMP_MS: i64 = 1_600_000_000_000;
 
     async fn produce_n(s: &mut TcpStream, n: usize) {
         let mut b = BatchBuilder::new(0);
@@ -1174,7 +1175,7 @@ mod fetch_limits {
         for i in 0..3 {
             let mut b = BatchBuilder::new(0);
             b.append(&NewRecord::new(
-                1_900_000_000_000 + i,
+                1_600_000_000_000 + i,
                 None,
                 Some(Bytes::from(vec![b'x'; 3000])),
             ))

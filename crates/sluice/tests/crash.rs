@@ -75,7 +75,7 @@ fn call(s: &mut TcpStream, key: i16, version: i16, body: RequestBody) -> std::io
 fn produce(s: &mut TcpStream, value: u64) -> bool {
     let mut b = BatchBuilder::new(0);
     b.append(&NewRecord::new(
-        1_900_000_000_000,
+        1_600_000_000_000,
         None,
         Some(Bytes::from(value.to_string())),
     ))

@@ -5,6 +5,11 @@
 //! it is fsynced, through the partition's group commit, so concurrent producers share fsyncs;
 //! acks=0 gets no response at all.
 //!
+//! Before the append, each partition's records pass Kafka's checks and the topic's
+//! `compression.type` (see [`crate::validate`]): one magic-2 batch per partition, keys on
+//! compacted topics, CreateTime within the timestamp window (per-record errors), and
+//! recompression when the topic names another codec.
+//!
 //! Idempotent producers: each batch's producer id, epoch and sequences are checked against the
 //! partition's producer state under the same lock as the append (see [`crate::producers`]); a
 //! retried batch is answered with its original offsets and not appended twice. Transactional
@@ -15,8 +20,11 @@ use crate::context::Broker;
 use crate::errors::storage_error_code;
 use crate::logs::now_ms;
 use crate::producers::Check;
+use crate::validate::{Rejection, Rules, validate};
 use sluice_protocol::ErrorCode;
-use sluice_protocol::generated::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use sluice_protocol::generated::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use sluice_protocol::generated::{ProduceRequest, ProduceResponse, RequestHeader, ResponseBody};
 use sluice_protocol::records::{BatchHeader, batches};
 use sluice_storage::{AppendOptions, SyncHandle};
@@ -35,6 +43,22 @@ fn partition_error(index: i32, code: ErrorCode, message: Option<String>) -> Part
         base_offset: -1,
         error_message: message,
         ..Default::default()
+    }
+}
+
+/// A partition refused by Kafka's record validation, with its per-record errors.
+fn rejected(index: i32, rejection: Rejection) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        record_errors: rejection
+            .record_errors
+            .into_iter()
+            .map(|(batch_index, message)| BatchIndexAndErrorMessage {
+                batch_index,
+                batch_index_error_message: Some(message),
+                ..Default::default()
+            })
+            .collect(),
+        ..partition_error(index, rejection.code, rejection.message)
     }
 }
 
@@ -90,8 +114,31 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                         Err(e) => return partition_error(index, storage_error_code(&e), Some(e.to_string())),
                     };
                     let leader_epoch = topic.partitions.get(&index).map_or(0, |p| p.leader_epoch);
-                    // Batch headers for the idempotence check; unparsable input is left for the
-                    // log's own validation to refuse.
+                    // Kafka's checks and `compression.type` happen before the append lock is
+                    // taken: recompression costs CPU that other producers need not wait for.
+                    let (timestamp_type, compacted) = {
+                        let log = partition.read();
+                        (log.config().message_timestamp_type, log.config().compacts())
+                    };
+                    let topic_config = broker.topic_config(overrides.as_ref());
+                    let rules = Rules {
+                        version,
+                        topic_partition: format!("{}-{index}", topic.name),
+                        target: topic_config.compression_type,
+                        gzip_level: topic_config.compression_gzip_level,
+                        zstd_level: topic_config.compression_zstd_level,
+                        compacted,
+                        timestamp_type,
+                        timestamp_before_max_ms: topic_config.message_timestamp_before_max_ms,
+                        timestamp_after_max_ms: topic_config.message_timestamp_after_max_ms,
+                        now_ms: now_ms(),
+                    };
+                    let records = match validate(records, &rules) {
+                        Ok(v) => v.records,
+                        Err(rejection) => return rejected(index, rejection),
+                    };
+                    // Batch headers for the idempotence check, from the batch as it will be
+                    // stored (a recompressed batch keeps the producer's id, epoch and sequences).
                     let headers: Vec<BatchHeader> = batches(records.clone())
                         .map_while(Result::ok)
                         .map(|b| *b.header())
