@@ -4,7 +4,7 @@
 //! 1. The request's own rules (Kafka's `ProduceRequest.validateRecords`, v3+): exactly one
 //!    record batch, of magic 2, and no zstd before v7. Refused without a message, as Kafka does.
 //! 2. The log's batch checks (`UnifiedLog.analyzeAndValidateRecords`): a client's batch has base
-//!    offset 0 and a valid CRC.
+//!    offset 0, fits `max.message.bytes` as sent, and has a valid CRC.
 //! 3. `LogValidator`: the batch's offsets agree with its count, clients write no control batches,
 //!    an idempotent batch has a sequence; then every record: a compacted topic needs keys, and a
 //!    CreateTime timestamp must lie within `message.timestamp.before.max.ms` /
@@ -65,6 +65,9 @@ pub struct Rules {
     pub timestamp_after_max_ms: i64,
     /// The broker's clock for the timestamp window.
     pub now_ms: i64,
+    /// `max.message.bytes`: the largest batch accepted, as the producer sent it (Kafka checks
+    /// before recompressing; the log checks the stored batch again).
+    pub max_message_bytes: usize,
 }
 
 /// Why a partition's records were refused: the partition response's fields.
@@ -129,6 +132,16 @@ pub fn validate(records: Bytes, rules: &Rules) -> Result<Validated, Rejection> {
             "The baseOffset of the record batch in the append to {tp} should be 0, but it is {}",
             header.base_offset
         )));
+    }
+    if batch.size_bytes() > rules.max_message_bytes {
+        return Err(Rejection::new(
+            ErrorCode::MessageTooLarge,
+            Some(format!(
+                "The record batch size in the append to {tp} is {} bytes which exceeds the maximum configured value of {}.",
+                batch.size_bytes(),
+                rules.max_message_bytes
+            )),
+        ));
     }
     batch.verify_crc().map_err(|e| decode_rejection(&e, tp))?;
     check_batch(&header, tp)?;
@@ -384,6 +397,7 @@ mod tests {
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: 3_600_000,
             now_ms: 1_700_000_000_000,
+            max_message_bytes: 1 << 20,
         }
     }
 

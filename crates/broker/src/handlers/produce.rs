@@ -116,9 +116,14 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                     let leader_epoch = topic.partitions.get(&index).map_or(0, |p| p.leader_epoch);
                     // Kafka's checks and `compression.type` happen before the append lock is
                     // taken: recompression costs CPU that other producers need not wait for.
-                    let (timestamp_type, compacted) = {
+                    let (timestamp_type, compacted, max_message_bytes) = {
                         let log = partition.read();
-                        (log.config().message_timestamp_type, log.config().compacts())
+                        let config = log.config();
+                        (
+                            config.message_timestamp_type,
+                            config.compacts(),
+                            config.max_message_bytes,
+                        )
                     };
                     let topic_config = broker.topic_config(overrides.as_ref());
                     let rules = Rules {
@@ -132,6 +137,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                         timestamp_before_max_ms: topic_config.message_timestamp_before_max_ms,
                         timestamp_after_max_ms: topic_config.message_timestamp_after_max_ms,
                         now_ms: now_ms(),
+                        max_message_bytes,
                     };
                     let records = match validate(records, &rules) {
                         Ok(v) => v.records,
