@@ -1,13 +1,14 @@
 //! State shared by every connection of a broker.
 
 use crate::logs::Logs;
-use sluice_metadata::{MetadataError, MetadataStore, TopicImage};
+use sluice_config::{BrokerConfig, DynamicBrokerConfigs};
+use sluice_metadata::{ConfigResource, MetadataError, MetadataStore, TopicImage};
 use sluice_protocol::Uuid;
 use sluice_storage::LogConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::Semaphore;
 
 /// One listener: where it binds and what it tells clients to connect to.
@@ -108,6 +109,57 @@ pub struct Broker {
     /// Producer ids handed out from the current block: (next, end). Blocks are reserved through
     /// the metadata log, so an id is never handed out twice, even across restarts.
     producer_ids: Mutex<(i64, i64)>,
+    /// Dynamic broker configs (from the metadata log) and the configuration they make
+    /// effective. Locked after `metadata`, never before.
+    dynamic: RwLock<DynamicState>,
+}
+
+/// The dynamic broker configs in force.
+#[derive(Debug, Clone)]
+pub struct DynamicState {
+    /// The layers as stored: cluster default ("") and this node's own.
+    pub layers: DynamicBrokerConfigs,
+    /// The static configuration with the layers applied.
+    pub effective: Arc<BrokerConfig>,
+    /// Topic configs whose broker default is set dynamically, by topic key: applied below
+    /// each topic's own overrides, so topics without an override follow the new default.
+    pub topic_defaults: BTreeMap<String, String>,
+}
+
+impl DynamicState {
+    /// The state for `layers` over the static `config`. Stored layers were validated when set;
+    /// should they no longer combine (a changed server.properties), the static configuration
+    /// stays in force and the problem is logged.
+    fn new(config: &BrokerConfig, layers: DynamicBrokerConfigs) -> DynamicState {
+        let effective = match config.with_dynamic(&layers) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "dynamic broker configs do not apply over server.properties; ignoring them");
+                config.clone()
+            }
+        };
+        let topic_defaults = sluice_config::dynamic_topic_defaults(&effective, &layers);
+        DynamicState {
+            layers,
+            effective: Arc::new(effective),
+            topic_defaults,
+        }
+    }
+}
+
+/// The dynamic broker config layers stored in `image` for node `node_id`.
+fn dynamic_layers(image: &sluice_metadata::MetadataImage, node_id: i32) -> DynamicBrokerConfigs {
+    let layer = |name: String| {
+        image
+            .configs
+            .get(&(ConfigResource::Broker, name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    DynamicBrokerConfigs {
+        cluster_default: layer(String::new()),
+        per_broker: layer(node_id.to_string()),
+    }
 }
 
 /// Producer ids reserved per metadata commit (Kafka's controller hands out blocks of 1000 too).
@@ -120,6 +172,7 @@ impl Broker {
     /// Opens the broker's state in `data_dir`, replaying the metadata log.
     pub fn open(settings: BrokerSettings, data_dir: &Path) -> Result<Arc<Broker>, MetadataError> {
         let metadata = MetadataStore::open(&data_dir.join(METADATA_DIR))?;
+        let dynamic = DynamicState::new(&settings.config, dynamic_layers(metadata.image(), settings.node_id));
         // Semaphore permits are bounded by usize::MAX >> 3.
         let budget = settings.queued_max_request_bytes.min(Semaphore::MAX_PERMITS);
         Ok(Arc::new(Broker {
@@ -128,6 +181,7 @@ impl Broker {
             settings,
             producer_ids: Mutex::new((0, 0)),
             metadata: Mutex::new(metadata),
+            dynamic: RwLock::new(dynamic),
         }))
     }
 
@@ -153,7 +207,7 @@ impl Broker {
         let image = store.image();
         image
             .topic(name)
-            .map(|t| (t.clone(), image.topic_configs(name).cloned()))
+            .map(|t| (t.clone(), self.with_dynamic_defaults(image.topic_configs(name))))
     }
 
     /// A topic by id with its config overrides, copied out of the image.
@@ -163,7 +217,7 @@ impl Broker {
         image
             .topics
             .get(topic_id)
-            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            .map(|t| (t.clone(), self.with_dynamic_defaults(image.topic_configs(&t.name))))
     }
 
     /// Every topic with its config overrides, copied out of the image.
@@ -173,17 +227,51 @@ impl Broker {
         image
             .topics
             .values()
-            .map(|t| (t.clone(), image.topic_configs(&t.name).cloned()))
+            .map(|t| (t.clone(), self.with_dynamic_defaults(image.topic_configs(&t.name))))
             .collect()
     }
 
-    /// A topic's effective configuration: its overrides over the broker's defaults. Stored
-    /// overrides were validated when set; should one no longer parse, the defaults apply.
+    /// A topic's effective configuration: its overrides over the broker's defaults (dynamic
+    /// ones included). Stored overrides were validated when set; should one no longer parse,
+    /// the defaults apply.
     pub fn topic_config(&self, overrides: Option<&BTreeMap<String, String>>) -> sluice_config::TopicConfig {
         let pairs: Vec<(&String, &String)> = overrides.map(|o| o.iter().collect()).unwrap_or_default();
-        let config = &self.settings.config;
-        sluice_config::TopicConfig::resolve(config, &pairs)
-            .unwrap_or_else(|_| sluice_config::TopicConfig::from_broker(config))
+        let config = self.effective_config();
+        sluice_config::TopicConfig::resolve(&config, &pairs)
+            .unwrap_or_else(|_| sluice_config::TopicConfig::from_broker(&config))
+    }
+
+    /// The dynamic broker configs in force.
+    pub fn dynamic_state(&self) -> DynamicState {
+        self.dynamic.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The broker configuration in force: server.properties with the dynamic configs applied.
+    pub fn effective_config(&self) -> Arc<BrokerConfig> {
+        self.dynamic.read().unwrap_or_else(|p| p.into_inner()).effective.clone()
+    }
+
+    /// A topic's overrides with the dynamically set broker defaults beneath them, which is what
+    /// its partition logs are configured from.
+    fn with_dynamic_defaults(&self, overrides: Option<&BTreeMap<String, String>>) -> Option<BTreeMap<String, String>> {
+        let dynamic = self.dynamic.read().unwrap_or_else(|p| p.into_inner());
+        if dynamic.topic_defaults.is_empty() {
+            return overrides.cloned();
+        }
+        let mut merged = dynamic.topic_defaults.clone();
+        merged.extend(overrides.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+        Some(merged)
+    }
+
+    /// Re-reads the dynamic broker configs after a metadata change and applies them: topics
+    /// without an override of a changed default get the new value, open logs included.
+    pub fn reload_dynamic_configs(&self) {
+        let layers = dynamic_layers(self.metadata().image(), self.settings.node_id);
+        let state = DynamicState::new(&self.settings.config, layers);
+        *self.dynamic.write().unwrap_or_else(|p| p.into_inner()) = state;
+        for (topic, overrides) in self.topics_with_configs() {
+            self.logs.reconfigure_topic(&topic, overrides.as_ref());
+        }
     }
 
     /// Locks the metadata store. A poisoned lock means a handler panicked mid-change; the store

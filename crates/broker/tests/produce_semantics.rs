@@ -397,3 +397,290 @@ async fn old_message_formats_and_extra_batches_are_invalid_records() {
     assert_eq!(produce_v(&mut s, 7, "formats", zstd).await.error_code, 0);
     server.shutdown().await;
 }
+
+mod dynamic_configs {
+    use super::*;
+    use sluice_protocol::generated::alter_configs_request::{
+        AlterConfigsResource as LegacyResource, AlterableConfig as LegacyConfig,
+    };
+    use sluice_protocol::generated::describe_configs_request::DescribeConfigsResource;
+    use sluice_protocol::generated::describe_configs_response::DescribeConfigsResourceResult;
+    use sluice_protocol::generated::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    use sluice_protocol::generated::{AlterConfigsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+
+    const BROKER: i8 = 4;
+    const TOPIC: i8 = 2;
+    const SET: i8 = 0;
+    const DELETE: i8 = 1;
+
+    /// IncrementalAlterConfigs on one resource; returns its error code and message.
+    async fn alter(s: &mut TcpStream, kind: i8, name: &str, ops: &[(&str, i8, &str)]) -> (i16, Option<String>) {
+        let body = RequestBody::IncrementalAlterConfigs(IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type: kind,
+                resource_name: name.into(),
+                configs: ops
+                    .iter()
+                    .map(|(k, op, v)| AlterableConfig {
+                        name: (*k).into(),
+                        config_operation: *op,
+                        value: Some((*v).into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let ResponseBody::IncrementalAlterConfigs(r) = call(s, 44, 1, body).await else {
+            panic!()
+        };
+        (r.responses[0].error_code, r.responses[0].error_message.clone())
+    }
+
+    async fn describe(
+        s: &mut TcpStream,
+        kind: i8,
+        name: &str,
+        key: Option<&str>,
+    ) -> (i16, Vec<DescribeConfigsResourceResult>) {
+        let body = RequestBody::DescribeConfigs(DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: kind,
+                resource_name: name.into(),
+                configuration_keys: key.map(|k| vec![k.into()]),
+                ..Default::default()
+            }],
+            include_synonyms: true,
+            ..Default::default()
+        });
+        let ResponseBody::DescribeConfigs(r) = call(s, 32, 4, body).await else {
+            panic!()
+        };
+        (r.results[0].error_code, r.results[0].configs.clone())
+    }
+
+    /// (value, source) of one described key.
+    async fn value(s: &mut TcpStream, kind: i8, name: &str, key: &str) -> (Option<String>, i8) {
+        let (code, configs) = describe(s, kind, name, Some(key)).await;
+        assert_eq!(code, 0);
+        (configs[0].value.clone(), configs[0].config_source)
+    }
+
+    /// One batch of about 1 KB, compressible far below that.
+    fn big_batch() -> Bytes {
+        let mut b = BatchBuilder::new(0);
+        b.append(&NewRecord::new(now_ms(), None, Some(Bytes::from(vec![b'x'; 1000]))))
+            .unwrap();
+        b.build().unwrap().into_bytes()
+    }
+
+    #[tokio::test]
+    async fn broker_configs_change_at_runtime_apply_to_topics_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, mut s) = start_in(dir.path(), |_| {}).await;
+        create_topic(&mut s, "dyn", &[]).await;
+        create_topic(&mut s, "pinned", &[("retention.ms", "1000")]).await;
+        // Opens the partition, so the change below must reach an open log.
+        assert_eq!(produce(&mut s, "dyn", big_batch()).await.error_code, 0);
+
+        let ok = alter(
+            &mut s,
+            BROKER,
+            "",
+            &[
+                ("log.retention.ms", SET, "3600000"),
+                ("compression.type", SET, "gzip"),
+                ("message.max.bytes", SET, "600"),
+            ],
+        )
+        .await;
+        assert_eq!(ok, (0, None));
+        assert_eq!(
+            value(&mut s, TOPIC, "dyn", "retention.ms").await,
+            (Some("3600000".into()), 3),
+            "DYNAMIC_DEFAULT_BROKER_CONFIG"
+        );
+        assert_eq!(
+            value(&mut s, TOPIC, "pinned", "retention.ms").await,
+            (Some("1000".into()), 1)
+        );
+        let topic = server.broker.topic_with_configs("dyn").unwrap();
+        let partition = server.broker.logs.partition(&topic.0, 0, topic.1.as_ref()).unwrap();
+        assert_eq!(
+            partition.read().config().retention_ms,
+            3_600_000,
+            "the open log follows"
+        );
+        // message.max.bytes is now below the batch as sent (gzip would shrink it, but Kafka
+        // checks the producer's batch): refused.
+        let r = produce(&mut s, "dyn", big_batch()).await;
+        assert_eq!(r.error_code, ErrorCode::MessageTooLarge.code());
+
+        // This node's own value wins over the cluster default.
+        assert_eq!(
+            alter(&mut s, BROKER, "1", &[("log.retention.ms", SET, "7200000")])
+                .await
+                .0,
+            0
+        );
+        assert_eq!(
+            value(&mut s, BROKER, "1", "log.retention.ms").await,
+            (Some("7200000".into()), 2),
+            "DYNAMIC_BROKER_CONFIG"
+        );
+        let (_, configs) = describe(&mut s, BROKER, "1", Some("log.retention.ms")).await;
+        let synonyms: Vec<(String, i8)> = configs[0].synonyms.iter().map(|s| (s.name.clone(), s.source)).collect();
+        assert_eq!(
+            synonyms,
+            vec![
+                ("log.retention.ms".into(), 2),
+                ("log.retention.ms".into(), 3),
+                ("log.retention.hours".into(), 5)
+            ]
+        );
+        assert!(!configs[0].read_only);
+        assert_eq!(
+            value(&mut s, TOPIC, "dyn", "retention.ms").await,
+            (Some("7200000".into()), 2)
+        );
+        // The cluster-default resource lists only what is set there.
+        let (code, configs) = describe(&mut s, BROKER, "", None).await;
+        assert_eq!(code, 0);
+        let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(configs.iter().all(|c| c.config_source == 3));
+
+        server.shutdown().await;
+        let (server, mut s) = start_in(dir.path(), |_| {}).await;
+        assert_eq!(
+            value(&mut s, TOPIC, "dyn", "retention.ms").await,
+            (Some("7200000".into()), 2)
+        );
+        assert_eq!(
+            value(&mut s, TOPIC, "dyn", "compression.type").await,
+            (Some("gzip".into()), 3)
+        );
+        let r = produce(&mut s, "dyn", big_batch()).await;
+        assert_eq!(r.error_code, ErrorCode::MessageTooLarge.code(), "after a restart too");
+
+        // Deleting the values brings the static defaults back.
+        assert_eq!(
+            alter(&mut s, BROKER, "1", &[("log.retention.ms", DELETE, "")]).await.0,
+            0
+        );
+        assert_eq!(
+            alter(&mut s, BROKER, "", &[("message.max.bytes", DELETE, "")]).await.0,
+            0
+        );
+        assert_eq!(
+            value(&mut s, TOPIC, "dyn", "retention.ms").await,
+            (Some("3600000".into()), 3)
+        );
+        let r = produce(&mut s, "dyn", big_batch()).await;
+        assert_eq!(r.error_code, 0);
+        let stored = fetch_batches(&mut s, "dyn").await;
+        assert_eq!(
+            stored.last().unwrap().compression().unwrap(),
+            Compression::Gzip,
+            "the broker-level compression.type applies to topics without an override"
+        );
+        server.shutdown().await;
+        std::mem::forget(dir);
+    }
+
+    #[tokio::test]
+    async fn broker_config_changes_kafka_refuses() {
+        let (server, mut s) = start().await;
+        let refused = |(code, message): (i16, Option<String>)| (code, message.unwrap_or_default());
+        let (code, message) = refused(alter(&mut s, BROKER, "", &[("log.dirs", SET, "/elsewhere")]).await);
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                ErrorCode::InvalidRequest.code(),
+                "Cannot update these configs dynamically: Set(log.dirs)"
+            )
+        );
+        let (code, message) = refused(alter(&mut s, BROKER, "2", &[("log.retention.ms", SET, "1")]).await);
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                ErrorCode::InvalidRequest.code(),
+                "Unexpected broker id, expected 1, but received 2"
+            )
+        );
+        let (code, message) = refused(alter(&mut s, BROKER, "one", &[("log.retention.ms", SET, "1")]).await);
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                ErrorCode::InvalidRequest.code(),
+                "Node id must be an integer, but it is: one"
+            )
+        );
+        let (code, message) = refused(alter(&mut s, BROKER, "", &[("log.retention.ms", SET, "soon")]).await);
+        assert_eq!(code, ErrorCode::InvalidRequest.code());
+        assert!(message.contains("log.retention.ms"), "{message}");
+        let (code, message) = refused(
+            alter(
+                &mut s,
+                BROKER,
+                "",
+                &[("log.retention.ms", SET, "1"), ("log.retention.ms", SET, "2")],
+            )
+            .await,
+        );
+        assert_eq!(
+            (code, message.as_str()),
+            (ErrorCode::InvalidRequest.code(), "Error due to duplicate config keys")
+        );
+        assert_eq!(
+            alter(&mut s, BROKER, "", &[("log.retention.ms", 2, "1")]).await.0,
+            ErrorCode::InvalidConfig.code(),
+            "append only applies to lists"
+        );
+        assert_eq!(
+            alter(&mut s, 8, "1", &[("root", SET, "DEBUG")]).await.0,
+            ErrorCode::InvalidRequest.code(),
+            "BROKER_LOGGER"
+        );
+        assert_eq!(
+            describe(&mut s, BROKER, "3", None).await.0,
+            ErrorCode::InvalidRequest.code()
+        );
+        // Nothing of the above was stored.
+        let (code, configs) = describe(&mut s, BROKER, "", None).await;
+        assert_eq!((code, configs.len()), (0, 0));
+
+        // The legacy AlterConfigs replaces the resource's whole set.
+        assert_eq!(
+            alter(&mut s, BROKER, "", &[("log.retention.ms", SET, "60000")]).await.0,
+            0
+        );
+        let legacy = RequestBody::AlterConfigs(AlterConfigsRequest {
+            resources: vec![LegacyResource {
+                resource_type: BROKER,
+                resource_name: "".into(),
+                configs: vec![LegacyConfig {
+                    name: "log.cleanup.policy".into(),
+                    value: Some("compact".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let ResponseBody::AlterConfigs(r) = call(&mut s, 33, 2, legacy).await else {
+            panic!()
+        };
+        assert_eq!(r.responses[0].error_code, 0);
+        let (_, configs) = describe(&mut s, BROKER, "", None).await;
+        let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["log.cleanup.policy"]);
+        create_topic(&mut s, "after", &[]).await;
+        assert_eq!(
+            value(&mut s, TOPIC, "after", "cleanup.policy").await,
+            (Some("compact".into()), 3)
+        );
+        server.shutdown().await;
+    }
+}

@@ -270,6 +270,10 @@ pub struct BrokerConfig {
     pub transaction_state_log_min_isr: i32,
     /// `producer.id.expiration.ms`: idle producer ids expire after this.
     pub producer_id_expiration_ms: i32,
+    /// `producer.id.expiration.check.interval.ms`: how often expired producer ids are removed.
+    pub producer_id_expiration_check_interval_ms: i32,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries.
+    pub fetch_max_bytes: i32,
     /// Every explicitly set key and its origin; DescribeConfigs uses it to
     /// report STATIC_BROKER_CONFIG versus DEFAULT_CONFIG.
     pub raw: RawConfig,
@@ -680,6 +684,8 @@ impl BrokerConfig {
             transaction_state_log_replication_factor: g.i16("transaction.state.log.replication.factor")?,
             transaction_state_log_min_isr: g.i32("transaction.state.log.min.isr")?,
             producer_id_expiration_ms: g.i32("producer.id.expiration.ms")?,
+            producer_id_expiration_check_interval_ms: g.i32("producer.id.expiration.check.interval.ms")?,
+            fetch_max_bytes: g.i32("fetch.max.bytes")?,
             raw: raw.clone(),
         };
         Ok((config, warnings))

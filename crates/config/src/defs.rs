@@ -562,6 +562,20 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         Range(1, I32_MAX),
         "The time that a topic partition leader waits before expiring producer IDs."
     ),
+    k!(
+        "producer.id.expiration.check.interval.ms",
+        Int,
+        Some("600000"),
+        Range(1, I32_MAX),
+        "The interval at which to remove producer IDs that have expired due to producer.id.expiration.ms passing."
+    ),
+    k!(
+        "fetch.max.bytes",
+        Int,
+        Some("57671680"),
+        Range(1024, I32_MAX),
+        "The maximum number of bytes we will return for a fetch request. Must be at least 1024."
+    ),
 ];
 
 /// Kafka keys Sluice accepts without effect (tuning for Kafka internals or a

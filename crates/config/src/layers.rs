@@ -38,7 +38,7 @@ impl RawConfig {
         self.values.get(key).map(|v| v.value.as_str())
     }
 
-    fn set(&mut self, key: String, value: String, origin: Origin) -> Result<(), ConfigError> {
+    pub(crate) fn set(&mut self, key: String, value: String, origin: Origin) -> Result<(), ConfigError> {
         if value.len() > MAX_VALUE_BYTES {
             return Err(ConfigError::TooLarge {
                 what: format!("value of '{key}'"),

@@ -29,6 +29,7 @@
 
 mod broker;
 mod defs;
+mod dynamic;
 mod error;
 mod layers;
 mod properties;
@@ -39,12 +40,13 @@ pub use broker::{
     broker_config_type, load, load_from_str,
 };
 pub use defs::{ConfigType, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use dynamic::{DynamicBrokerConfigs, is_dynamic_broker_config, validate_dynamic_broker_configs};
 pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
 pub use layers::{
     MAX_VALUE_BYTES, RawConfig, RawValue, SLUICE_NON_CONFIG_ENV_VARS, env_var_to_key, layer, read_config_file,
 };
 pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 pub use topic::{
-    ConfigEntry, ConfigSource, ConfigSynonym, TopicConfig, describe_broker, describe_topic, topic_config_names,
-    validate_topic_overrides,
+    ConfigEntry, ConfigSource, ConfigSynonym, TopicConfig, describe_broker, describe_broker_dynamic, describe_topic,
+    describe_topic_dynamic, dynamic_topic_defaults, topic_config_names, validate_topic_overrides,
 };

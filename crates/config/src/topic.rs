@@ -2,6 +2,7 @@
 //! defaults, and DescribeConfigs entries for topics and the broker.
 
 use crate::ConfigError;
+use crate::DynamicBrokerConfigs;
 use crate::broker::{BrokerConfig, CleanupPolicy, CompressionType, TimestampType, broker_defs, invalid};
 use crate::defs::{
     CLEANUP_POLICIES, COMPRESSION_TYPES, Check, ConfigType, I32_MAX, I64_MAX, TIMESTAMP_TYPES, broker_key, check_value,
@@ -16,9 +17,9 @@ pub enum ConfigSource {
     Unknown = 0,
     /// A per-topic override (CreateTopics configs or AlterConfigs).
     DynamicTopicConfig = 1,
-    /// A per-broker dynamic setting (Sluice has none yet).
+    /// A per-broker dynamic setting (AlterConfigs on this node's id).
     DynamicBrokerConfig = 2,
-    /// A cluster-wide dynamic default (Sluice has none yet).
+    /// A cluster-wide dynamic default (AlterConfigs on the broker resource "").
     DynamicDefaultBrokerConfig = 3,
     /// Set in server.properties, the environment or `--override`.
     StaticBrokerConfig = 4,
@@ -75,8 +76,8 @@ pub struct ConfigEntry {
     pub source: ConfigSource,
     /// Whether the value is secret (never true for Sluice's keys today).
     pub is_sensitive: bool,
-    /// True when AlterConfigs may not change it: every broker key (Sluice has no
-    /// dynamic broker configs yet); never a topic key.
+    /// True when AlterConfigs may not change it: broker keys Sluice cannot apply at runtime;
+    /// never a topic key.
     pub read_only: bool,
     /// Type for clients such as kafka-ui and the admin CLI.
     pub config_type: ConfigType,
@@ -581,27 +582,82 @@ impl TopicConfig {
     }
 }
 
-/// Synonym entries for broker keys: for each name, its static value (if set)
-/// then its default (if non-null), as Kafka lists them.
-fn broker_synonyms(broker: &BrokerConfig, names: &[&str]) -> Vec<ConfigSynonym> {
+/// Synonym entries for broker keys in Kafka's order (`ConfigHelper.configSynonyms`): by
+/// layer first (per-broker dynamic, cluster-default dynamic, static, default), then by name in
+/// the group's order. `per_broker` is false when describing the cluster-default resource, which
+/// never shows per-broker values.
+fn broker_synonyms(
+    broker: &BrokerConfig,
+    dynamic: &DynamicBrokerConfigs,
+    names: &[&str],
+    per_broker: bool,
+) -> Vec<ConfigSynonym> {
     let mut out = Vec::new();
+    let mut push = |name: &str, value: &str, source: ConfigSource| {
+        out.push(ConfigSynonym {
+            name: name.to_string(),
+            value: Some(value.trim().to_string()),
+            source,
+        })
+    };
+    if per_broker {
+        for &n in names {
+            if let Some(v) = dynamic.per_broker.get(n) {
+                push(n, v, ConfigSource::DynamicBrokerConfig);
+            }
+        }
+    }
+    for &n in names {
+        if let Some(v) = dynamic.cluster_default.get(n) {
+            push(n, v, ConfigSource::DynamicDefaultBrokerConfig);
+        }
+    }
     for &n in names {
         if let Some(v) = broker.raw.get(n) {
-            out.push(ConfigSynonym {
-                name: n.to_string(),
-                value: Some(v.trim().to_string()),
-                source: ConfigSource::StaticBrokerConfig,
-            });
+            push(n, v, ConfigSource::StaticBrokerConfig);
         }
+    }
+    for &n in names {
         if let Some(d) = broker_key(n).and_then(|d| d.default) {
-            out.push(ConfigSynonym {
-                name: n.to_string(),
-                value: Some(d.to_string()),
-                source: ConfigSource::DefaultConfig,
-            });
+            push(n, d, ConfigSource::DefaultConfig);
         }
     }
     out
+}
+
+/// Whether `key` is the broker default of some topic config (`log.retention.ms` for
+/// `retention.ms`, `message.max.bytes` for `max.message.bytes`, ...).
+pub(crate) fn is_topic_default_key(key: &str) -> bool {
+    TOPIC_KEYS.iter().any(|d| d.synonyms.contains(&key))
+}
+
+/// The topic configs whose broker default is set dynamically, with their values under
+/// `effective` (the configuration with the dynamic layers applied), by topic key. Applying these
+/// as if they were topic overrides, below a topic's own, gives a topic without an override the
+/// new default, with Kafka's precedence among synonyms (`log.retention.ms` over `.hours`).
+pub fn dynamic_topic_defaults(
+    effective: &BrokerConfig,
+    dynamic: &DynamicBrokerConfigs,
+) -> std::collections::BTreeMap<String, String> {
+    let topic = TopicConfig::from_broker(effective);
+    TOPIC_KEYS
+        .iter()
+        .filter(|d| d.synonyms.iter().any(|s| dynamic.get(s).is_some()))
+        .filter_map(|d| topic.value_text(d.name).map(|v| (d.name.to_string(), v)))
+        .collect()
+}
+
+/// The layer a broker key's value comes from, highest first.
+fn broker_source(broker: &BrokerConfig, dynamic: &DynamicBrokerConfigs, names: &[&str]) -> ConfigSource {
+    if names.iter().any(|n| dynamic.per_broker.contains_key(*n)) {
+        ConfigSource::DynamicBrokerConfig
+    } else if names.iter().any(|n| dynamic.cluster_default.contains_key(*n)) {
+        ConfigSource::DynamicDefaultBrokerConfig
+    } else if names.iter().any(|n| broker.is_set(n)) {
+        ConfigSource::StaticBrokerConfig
+    } else {
+        ConfigSource::DefaultConfig
+    }
 }
 
 /// DescribeConfigs entries for a topic, every known topic key in
@@ -612,7 +668,19 @@ pub fn describe_topic<K: AsRef<str>, V: AsRef<str>>(
     broker: &BrokerConfig,
     overrides: &[(K, V)],
 ) -> Result<Vec<ConfigEntry>, ConfigError> {
-    let effective = TopicConfig::resolve(broker, overrides)?;
+    describe_topic_dynamic(broker, &DynamicBrokerConfigs::default(), overrides)
+}
+
+/// [`describe_topic`] with dynamic broker configs: `broker` is the static configuration, and a
+/// dynamic broker default shows as the value's source (DYNAMIC_BROKER_CONFIG or
+/// DYNAMIC_DEFAULT_BROKER_CONFIG) and among the synonyms.
+pub fn describe_topic_dynamic<K: AsRef<str>, V: AsRef<str>>(
+    broker: &BrokerConfig,
+    dynamic: &DynamicBrokerConfigs,
+    overrides: &[(K, V)],
+) -> Result<Vec<ConfigEntry>, ConfigError> {
+    let effective_broker = broker.with_dynamic(dynamic)?;
+    let effective = TopicConfig::resolve(&effective_broker, overrides)?;
     let mut out = Vec::with_capacity(TOPIC_KEYS.len());
     for d in TOPIC_KEYS {
         let mut synonyms = Vec::new();
@@ -624,13 +692,11 @@ pub fn describe_topic<K: AsRef<str>, V: AsRef<str>>(
                 source: ConfigSource::DynamicTopicConfig,
             });
         }
-        synonyms.extend(broker_synonyms(broker, d.synonyms));
+        synonyms.extend(broker_synonyms(broker, dynamic, d.synonyms, true));
         let source = if own.is_some() {
             ConfigSource::DynamicTopicConfig
-        } else if d.synonyms.iter().any(|s| broker.is_set(s)) {
-            ConfigSource::StaticBrokerConfig
         } else {
-            ConfigSource::DefaultConfig
+            broker_source(broker, dynamic, d.synonyms)
         };
         out.push(ConfigEntry {
             name: d.name.to_string(),
@@ -661,31 +727,60 @@ const BROKER_SYNONYM_GROUPS: &[&[&str]] = &[
 /// DescribeConfigs entries for the broker, every known broker key in table
 /// order. Values are as configured (not derived): like Kafka, an unset
 /// `log.retention.ms` is shown as null with `log.retention.hours` as a synonym.
-/// All broker keys are read-only because Sluice has no dynamic broker configs.
+/// Without dynamic configs every key is static; see [`describe_broker_dynamic`].
 pub fn describe_broker(broker: &BrokerConfig) -> Vec<ConfigEntry> {
+    describe_broker_dynamic(broker, &DynamicBrokerConfigs::default(), true)
+}
+
+/// DescribeConfigs entries for a BROKER resource. `broker` is the static configuration and
+/// `dynamic` the layers set at runtime. With `per_broker` (the resource names this node) every
+/// known key is listed; for the cluster-default resource (name `""`) only the keys set there,
+/// as Kafka answers it. A key is read-only unless Sluice can change it at runtime.
+pub fn describe_broker_dynamic(
+    broker: &BrokerConfig,
+    dynamic: &DynamicBrokerConfigs,
+    per_broker: bool,
+) -> Vec<ConfigEntry> {
+    let entry = |d: &crate::defs::KeyDef, value: Option<String>| {
+        let group: &[&str] = BROKER_SYNONYM_GROUPS
+            .iter()
+            .find(|g| g.contains(&d.name))
+            .copied()
+            .unwrap_or(std::slice::from_ref(&d.name));
+        let own: &[&str] = std::slice::from_ref(&d.name);
+        let layers = if per_broker {
+            dynamic.clone()
+        } else {
+            DynamicBrokerConfigs {
+                cluster_default: dynamic.cluster_default.clone(),
+                per_broker: Default::default(),
+            }
+        };
+        ConfigEntry {
+            name: d.name.to_string(),
+            value,
+            source: broker_source(broker, &layers, own),
+            is_sensitive: d.ty == ConfigType::Password,
+            read_only: !group.iter().any(|n| crate::dynamic::is_dynamic_broker_config(n)),
+            config_type: d.ty,
+            documentation: d.doc.to_string(),
+            synonyms: broker_synonyms(broker, dynamic, group, per_broker),
+        }
+    };
+    if !per_broker {
+        return broker_defs()
+            .iter()
+            .filter_map(|d| dynamic.cluster_default.get(d.name).map(|v| entry(d, Some(v.clone()))))
+            .collect();
+    }
     broker_defs()
         .iter()
         .map(|d| {
-            let group: &[&str] = BROKER_SYNONYM_GROUPS
-                .iter()
-                .find(|g| g.contains(&d.name))
-                .copied()
-                .unwrap_or(std::slice::from_ref(&d.name));
-            let source = if broker.is_set(d.name) {
-                ConfigSource::StaticBrokerConfig
-            } else {
-                ConfigSource::DefaultConfig
+            let value = match dynamic.get(d.name) {
+                Some((v, _)) => Some(v.to_string()),
+                None => broker.value_text(d.name),
             };
-            ConfigEntry {
-                name: d.name.to_string(),
-                value: broker.value_text(d.name),
-                source,
-                is_sensitive: d.ty == ConfigType::Password,
-                read_only: true,
-                config_type: d.ty,
-                documentation: d.doc.to_string(),
-                synonyms: broker_synonyms(broker, group),
-            }
+            entry(d, value)
         })
         .collect()
 }

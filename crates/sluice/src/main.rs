@@ -99,6 +99,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         num_partitions: cfg.num_partitions,
         default_replication_factor: i16::try_from(cfg.default_replication_factor).unwrap_or(i16::MAX),
         auto_create_topics_enable: cfg.auto_create_topics_enable,
+        fetch_max_bytes: usize::try_from(cfg.fetch_max_bytes).unwrap_or(55 * 1024 * 1024),
         delete_topic_enable: cfg.delete_topic_enable,
         config: cfg.clone(),
         log_config: sluice_storage::LogConfig {

@@ -2,12 +2,20 @@
 //!
 //! Topic configs are overrides kept in the metadata log; every change is validated with Kafka's
 //! rules (an unknown name or a bad value is INVALID_CONFIG, with the reason) and then committed
-//! in one step, and open partition logs pick the new values up at once. Broker configs are
-//! described with their sources and synonyms; they are static here (set in server.properties),
-//! so altering them is refused with INVALID_REQUEST until dynamic broker configs exist.
+//! in one step, and open partition logs pick the new values up at once.
+//!
+//! Broker configs (KIP-226): a BROKER resource named `""` holds cluster-wide dynamic defaults,
+//! one named with this node's id its own values; other ids are refused as Kafka's
+//! ConfigAdminManager refuses them. Only keys Sluice applies at runtime may be set (the broker
+//! defaults of topic configs and `producer.id.expiration.ms`); the rest is refused with
+//! INVALID_REQUEST `Cannot update these configs dynamically: Set(...)`. Changes are stored as
+//! metadata records, so they survive restarts, and apply at once: topics without their own
+//! override follow a changed default. DescribeConfigs reports the layers as
+//! DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG. Changing logger levels at runtime
+//! (BROKER_LOGGER) is not supported and refused.
 
 use crate::context::Broker;
-use sluice_config::{ConfigEntry, describe_broker, describe_topic, validate_topic_overrides};
+use sluice_config::{ConfigEntry, describe_broker_dynamic, describe_topic_dynamic, validate_topic_overrides};
 use sluice_metadata::{ConfigResource, MetadataRecord};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::alter_configs_response::AlterConfigsResourceResponse;
@@ -31,6 +39,7 @@ pub const INCREMENTAL_VERSIONS: (i16, i16) = (0, 1);
 /// Kafka's resource types on the wire.
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
+const RESOURCE_BROKER_LOGGER: i8 = 8;
 
 type Refusal = (ErrorCode, String);
 
@@ -75,10 +84,6 @@ fn topic_overrides(broker: &Broker, name: &str) -> Result<BTreeMap<String, Strin
     Ok(image.topic_configs(name).cloned().unwrap_or_default())
 }
 
-fn is_this_broker(broker: &Broker, name: &str) -> bool {
-    name.is_empty() || name.parse::<i32>().ok() == Some(broker.settings.node_id)
-}
-
 pub fn describe(broker: &Broker, header: &RequestHeader, req: &DescribeConfigsRequest) -> DescribeConfigsResponse {
     let version = header.request_api_version;
     let results = req
@@ -88,16 +93,33 @@ pub fn describe(broker: &Broker, header: &RequestHeader, req: &DescribeConfigsRe
             let entries: Result<Vec<ConfigEntry>, Refusal> = match r.resource_type {
                 RESOURCE_TOPIC => topic_overrides(broker, &r.resource_name).and_then(|overrides| {
                     let pairs: Vec<(String, String)> = overrides.into_iter().collect();
-                    describe_topic(&broker.settings.config, &pairs)
+                    describe_topic_dynamic(&broker.settings.config, &broker.dynamic_state().layers, &pairs)
                         .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))
                 }),
-                RESOURCE_BROKER if is_this_broker(broker, &r.resource_name) => {
-                    Ok(describe_broker(&broker.settings.config))
-                }
-                RESOURCE_BROKER => Err((
-                    ErrorCode::InvalidRequest,
-                    format!("Unexpected broker id, expected {}", broker.settings.node_id),
+                // The cluster-default resource lists only what is set there, as Kafka does.
+                RESOURCE_BROKER if r.resource_name.is_empty() => Ok(describe_broker_dynamic(
+                    &broker.settings.config,
+                    &broker.dynamic_state().layers,
+                    false,
                 )),
+                RESOURCE_BROKER => match r.resource_name.parse::<i32>() {
+                    Ok(id) if id == broker.settings.node_id => Ok(describe_broker_dynamic(
+                        &broker.settings.config,
+                        &broker.dynamic_state().layers,
+                        true,
+                    )),
+                    Ok(_) => Err((
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "Unexpected broker id, expected {} or empty string, but received {}",
+                            broker.settings.node_id, r.resource_name
+                        ),
+                    )),
+                    Err(_) => Err((
+                        ErrorCode::InvalidRequest,
+                        format!("Broker id must be an integer, but it is: {}", r.resource_name),
+                    )),
+                },
                 other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
             };
             let mut result = DescribeConfigsResult {
@@ -175,6 +197,120 @@ fn replace_topic_configs(
     Ok(())
 }
 
+/// Kafka's check of a BROKER resource name before any change: empty (the cluster default) or
+/// this node's id.
+fn check_broker_name(broker: &Broker, name: &str) -> Result<(), Refusal> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let id: i32 = name.parse().map_err(|_| {
+        (
+            ErrorCode::InvalidRequest,
+            format!("Node id must be an integer, but it is: {name}"),
+        )
+    })?;
+    if id != broker.settings.node_id {
+        return Err((
+            ErrorCode::InvalidRequest,
+            format!(
+                "Unexpected broker id, expected {}, but received {name}",
+                broker.settings.node_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The dynamic values a BROKER resource holds now.
+fn broker_layer(broker: &Broker, name: &str) -> BTreeMap<String, String> {
+    let layers = broker.dynamic_state().layers;
+    if name.is_empty() {
+        layers.cluster_default
+    } else {
+        layers.per_broker
+    }
+}
+
+/// Validates a BROKER resource's complete new set of dynamic values and, unless
+/// `validate_only`, commits the difference and applies it.
+fn replace_broker_configs(
+    broker: &Broker,
+    name: &str,
+    new: BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<(), Refusal> {
+    let per_broker = !name.is_empty();
+    let current = broker.dynamic_state().layers;
+    sluice_config::validate_dynamic_broker_configs(&broker.settings.config, &current, &new, per_broker)
+        .map_err(|message| (ErrorCode::InvalidRequest, message))?;
+    if validate_only {
+        return Ok(());
+    }
+    let old = if per_broker {
+        current.per_broker
+    } else {
+        current.cluster_default
+    };
+    let record = |key: &str, value: Option<String>| MetadataRecord::Config {
+        resource: ConfigResource::Broker,
+        name: name.to_owned(),
+        key: key.to_owned(),
+        value,
+    };
+    let mut records: Vec<MetadataRecord> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| record(k, None))
+        .collect();
+    records.extend(
+        new.iter()
+            .filter(|(k, v)| old.get(*k) != Some(v))
+            .map(|(k, v)| record(k, Some(v.clone()))),
+    );
+    if records.is_empty() {
+        return Ok(());
+    }
+    broker
+        .metadata()
+        .commit(&records)
+        .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+    broker.reload_dynamic_configs();
+    Ok(())
+}
+
+/// Kafka's checks of every resource before it is altered (ConfigAdminManager.preprocess): each
+/// resource at most once, each key at most once per resource, and no null value except to
+/// delete. `nulls` are the names given a null value where one is not allowed.
+fn preprocess<'a>(
+    resources: impl Iterator<Item = (i8, &'a str)> + Clone,
+    index: usize,
+    keys: &[&str],
+    nulls: &[&str],
+) -> Result<(), Refusal> {
+    let (kind, name) = resources.clone().nth(index).unwrap_or_default();
+    if resources.filter(|r| *r == (kind, name)).count() > 1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "Each resource must appear at most once.".into(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !keys.iter().all(|k| seen.insert(*k)) {
+        return Err((ErrorCode::InvalidRequest, "Error due to duplicate config keys".into()));
+    }
+    if !nulls.is_empty() {
+        return Err((
+            ErrorCode::InvalidRequest,
+            format!("Null value not supported for : {}", nulls.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Refusal of BROKER_LOGGER changes: Sluice's log filter is fixed at start-up.
+const LOGGER_UNSUPPORTED: &str =
+    "Changing logger levels at runtime (BROKER_LOGGER) is not supported by Sluice; set SLUICE_LOG at start-up.";
+
 /// A resource's outcome as the error code and message fields of its result.
 fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
     match outcome {
@@ -183,37 +319,35 @@ fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
     }
 }
 
-const BROKER_READ_ONLY: &str = "Broker configs are read-only in this version of Sluice; set them in server.properties.";
-
 pub fn alter(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse {
     let responses = req
         .resources
         .iter()
-        .map(|r| {
-            let outcome = match r.resource_type {
-                RESOURCE_TOPIC => {
-                    let mut new = BTreeMap::new();
-                    let mut null = None;
-                    for c in &r.configs {
-                        match &c.value {
-                            Some(v) => {
-                                new.insert(c.name.clone(), v.clone());
-                            }
-                            None => null = Some(c.name.clone()),
-                        }
-                    }
-                    match null {
-                        Some(name) => Err((
-                            ErrorCode::InvalidConfig,
-                            format!("Null value not supported for topic configs: {name}"),
-                        )),
-                        None => topic_overrides(broker, &r.resource_name)
-                            .and_then(|_| replace_topic_configs(broker, &r.resource_name, new, req.validate_only)),
-                    }
-                }
-                RESOURCE_BROKER => Err((ErrorCode::InvalidRequest, BROKER_READ_ONLY.to_owned())),
-                other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
-            };
+        .enumerate()
+        .map(|(index, r)| {
+            let all = req
+                .resources
+                .iter()
+                .map(|r| (r.resource_type, r.resource_name.as_str()));
+            let keys: Vec<&str> = r.configs.iter().map(|c| c.name.as_str()).collect();
+            let nulls: Vec<&str> = r
+                .configs
+                .iter()
+                .filter(|c| c.value.is_none())
+                .map(|c| c.name.as_str())
+                .collect();
+            let new: BTreeMap<String, String> = r
+                .configs
+                .iter()
+                .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                .collect();
+            let outcome = preprocess(all, index, &keys, &nulls).and_then(|()| match r.resource_type {
+                RESOURCE_TOPIC => topic_overrides(broker, &r.resource_name)
+                    .and_then(|_| replace_topic_configs(broker, &r.resource_name, new, req.validate_only)),
+                RESOURCE_BROKER => check_broker_name(broker, &r.resource_name)
+                    .and_then(|()| replace_broker_configs(broker, &r.resource_name, new, req.validate_only)),
+                other => Err((ErrorCode::InvalidRequest, format!("Unknown resource type {other}"))),
+            });
             let (error_code, error_message) = wire_outcome(outcome);
             AlterConfigsResourceResponse {
                 error_code,
@@ -236,12 +370,40 @@ const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
+/// A LIST value with `items` appended (those not already there) or removed.
+fn edit_list(current: &str, items: &str, append: bool) -> String {
+    let mut list: Vec<&str> = current.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    for item in items.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if append {
+            if !list.contains(&item) {
+                list.push(item);
+            }
+        } else {
+            list.retain(|i| *i != item);
+        }
+    }
+    list.join(",")
+}
+
 pub fn incremental_alter(broker: &Broker, req: &IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
     let responses = req
         .resources
         .iter()
-        .map(|r| {
-            let outcome = match r.resource_type {
+        .enumerate()
+        .map(|(index, r)| {
+            let all = req
+                .resources
+                .iter()
+                .map(|r| (r.resource_type, r.resource_name.as_str()));
+            let keys: Vec<&str> = r.configs.iter().map(|c| c.name.as_str()).collect();
+            let nulls: Vec<&str> = r
+                .configs
+                .iter()
+                .filter(|c| c.value.is_none() && c.config_operation != OP_DELETE)
+                .map(|c| c.name.as_str())
+                .collect();
+            let checked = preprocess(all, index, &keys, &nulls);
+            let outcome = checked.and_then(|()| match r.resource_type {
                 RESOURCE_TOPIC => topic_overrides(broker, &r.resource_name).and_then(|mut new| {
                     for c in &r.configs {
                         let value = c.value.clone().unwrap_or_default();
@@ -256,35 +418,55 @@ pub fn incremental_alter(broker: &Broker, req: &IncrementalAlterConfigsRequest) 
                             OP_APPEND | OP_SUBTRACT => {
                                 let current = match new.get(&c.name) {
                                     Some(v) => v.clone(),
-                                    None => sluice_config::TopicConfig::from_broker(&broker.settings.config)
+                                    None => sluice_config::TopicConfig::from_broker(&broker.effective_config())
                                         .value_text(&c.name)
                                         .unwrap_or_default(),
                                 };
-                                let mut items: Vec<String> = current
-                                    .split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(str::to_owned)
-                                    .collect();
-                                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                                    if c.config_operation == OP_APPEND {
-                                        if !items.iter().any(|i| i == item) {
-                                            items.push(item.to_owned());
-                                        }
-                                    } else {
-                                        items.retain(|i| i != item);
-                                    }
-                                }
-                                new.insert(c.name.clone(), items.join(","));
+                                new.insert(
+                                    c.name.clone(),
+                                    edit_list(&current, &value, c.config_operation == OP_APPEND),
+                                );
                             }
                             op => return Err((ErrorCode::InvalidRequest, format!("Unknown config operation {op}"))),
                         }
                     }
                     replace_topic_configs(broker, &r.resource_name, new, req.validate_only)
                 }),
-                RESOURCE_BROKER => Err((ErrorCode::InvalidRequest, BROKER_READ_ONLY.to_owned())),
-                other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
-            };
+                RESOURCE_BROKER => check_broker_name(broker, &r.resource_name).and_then(|()| {
+                    let mut new = broker_layer(broker, &r.resource_name);
+                    for c in &r.configs {
+                        let value = c.value.clone().unwrap_or_default();
+                        match c.config_operation {
+                            OP_SET => {
+                                new.insert(c.name.clone(), value);
+                            }
+                            OP_DELETE => {
+                                new.remove(&c.name);
+                            }
+                            op @ (OP_APPEND | OP_SUBTRACT) => {
+                                let verb = if op == OP_APPEND { "append" } else { "subtract" };
+                                if sluice_config::broker_config_type(&c.name) != Some(sluice_config::ConfigType::List) {
+                                    return Err((
+                                        ErrorCode::InvalidConfig,
+                                        format!("Config value {verb} is not allowed for config key: {}", c.name),
+                                    ));
+                                }
+                                // Kafka edits the stored value, or the key's default when unset.
+                                let current = new
+                                    .get(&c.name)
+                                    .cloned()
+                                    .or_else(|| sluice_config::BrokerConfig::defaults().ok()?.value_text(&c.name))
+                                    .unwrap_or_default();
+                                new.insert(c.name.clone(), edit_list(&current, &value, op == OP_APPEND));
+                            }
+                            op => return Err((ErrorCode::InvalidRequest, format!("Unknown operations type {op}"))),
+                        }
+                    }
+                    replace_broker_configs(broker, &r.resource_name, new, req.validate_only)
+                }),
+                RESOURCE_BROKER_LOGGER => Err((ErrorCode::InvalidRequest, LOGGER_UNSUPPORTED.to_owned())),
+                other => Err((ErrorCode::InvalidRequest, format!("Unknown resource type {other}"))),
+            });
             let (error_code, error_message) = wire_outcome(outcome);
             IncrementalResult {
                 error_code,
