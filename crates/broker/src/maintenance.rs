@@ -1,4 +1,5 @@
-//! Background work on the partition logs: retention and time-based flushes.
+//! Background work on the partition logs: retention, time-based flushes, and the expiry of
+//! idle producer ids (every `producer.id.expiration.check.interval.ms`).
 //!
 //! Every `log.retention.check.interval.ms` each partition of every topic is opened (so that data
 //! written before a restart ages out too) and its retention applied: whole segments older than
@@ -63,7 +64,21 @@ pub fn flush_due(broker: &Broker) {
     }
 }
 
-/// Runs both tasks until `shutdown` turns true.
+/// Drops idempotent producers idle for `producer.id.expiration.ms` (a dynamic config) from
+/// every open partition; returns how many.
+pub fn expire_producers(broker: &Broker) -> usize {
+    let now = now_ms();
+    let expiration_ms = i64::from(broker.effective_config().producer_id_expiration_ms);
+    let mut dropped = 0;
+    for partition in broker.logs.open_partitions() {
+        // The producer state is locked only under the log's write lock.
+        let _log = partition.write();
+        dropped += partition.producers().remove_expired(now, expiration_ms);
+    }
+    dropped
+}
+
+/// Runs the tasks until `shutdown` turns true.
 pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let config = &broker.settings.config;
     let every = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX).max(INTERVAL_MS_MIN));
@@ -72,6 +87,8 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let start = |period: Duration| tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut retention = start(every(config.log_retention_check_interval_ms));
     let mut flush = start(every(config.log_flush_scheduler_interval_ms));
+    let mut producers = start(every(i64::from(config.producer_id_expiration_check_interval_ms)));
+    producers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -86,6 +103,13 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             _ = flush.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || flush_due(&b)).await;
+            }
+            _ = producers.tick() => {
+                let b = broker.clone();
+                match tokio::task::spawn_blocking(move || expire_producers(&b)).await {
+                    Ok(n) if n > 0 => tracing::info!(producers = n, "expired idle producer ids"),
+                    _ => {}
+                }
             }
             _ = shutdown.changed() => return,
         }

@@ -41,6 +41,9 @@ pub struct ProducerEntry {
     pub epoch: i16,
     /// Its last batches, oldest first, at most [`BATCHES_KEPT`].
     pub batches: VecDeque<BatchMeta>,
+    /// Max timestamp of its last batch: the entry expires `producer.id.expiration.ms` after it,
+    /// as Kafka's `ProducerStateEntry.lastTimestamp`.
+    pub last_timestamp_ms: i64,
 }
 
 /// The verdict on a batch about to be appended.
@@ -126,6 +129,7 @@ impl ProducerState {
             entry.batches.clear();
             entry.epoch = header.producer_epoch;
         }
+        entry.last_timestamp_ms = header.max_timestamp_ms;
         entry.batches.push_back(BatchMeta {
             first_sequence: header.base_sequence,
             last_sequence: last_sequence(header),
@@ -145,6 +149,17 @@ impl ProducerState {
             state.record(&header, header.base_offset);
         }
         Ok(state)
+    }
+
+    /// Drops producers whose last batch is `expiration_ms` or more older than `now_ms`
+    /// (Kafka's `removeExpiredProducers`; transactions, which would keep an entry alive, come
+    /// with the transaction coordinator). Returns how many were dropped. A dropped producer
+    /// that writes again is new here and must start at sequence 0.
+    pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms);
+        before - self.producers.len()
     }
 
     /// The entry of one producer, for tests and introspection.
@@ -243,6 +258,25 @@ mod tests {
         // Older than the window: neither a known duplicate nor in sequence.
         assert_eq!(
             s.check(&batch(1, 0, 1, 1, 0)),
+            Check::Reject(ErrorCode::OutOfOrderSequenceNumber)
+        );
+    }
+
+    #[test]
+    fn idle_producers_expire() {
+        let mut s = ProducerState::default();
+        let mut old = batch(1, 0, 0, 1, 0);
+        old.max_timestamp_ms = 1_000;
+        s.record(&old, 0);
+        let mut recent = batch(2, 0, 0, 1, 1);
+        recent.max_timestamp_ms = 50_000;
+        s.record(&recent, 1);
+        assert_eq!(s.remove_expired(60_999, 60_000), 0, "not yet");
+        assert_eq!(s.remove_expired(61_000, 60_000), 1);
+        assert!(s.entry(1).is_none() && s.entry(2).is_some());
+        // Forgotten: its next batch is judged as a new producer's.
+        assert_eq!(
+            s.check(&batch(1, 0, 1, 1, 2)),
             Check::Reject(ErrorCode::OutOfOrderSequenceNumber)
         );
     }

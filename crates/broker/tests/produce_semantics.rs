@@ -684,3 +684,46 @@ mod dynamic_configs {
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn idle_producer_ids_expire_after_producer_id_expiration_ms() {
+    let (server, mut s) = start().await;
+    create_topic(&mut s, "expiring", &[]).await;
+    let ResponseBody::InitProducerId(init) = call(
+        &mut s,
+        22,
+        4,
+        RequestBody::InitProducerId(InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    let at = |ts: i64, seq: i32| {
+        batch(Compression::None, &[ts], true)
+            .producer(init.producer_id, init.producer_epoch, seq)
+            .build()
+            .unwrap()
+            .into_bytes()
+    };
+    // The last batch is two days old: past the default 1-day expiration.
+    let old = now_ms() - 2 * 86_400_000;
+    assert_eq!(produce(&mut s, "expiring", at(old, 0)).await.error_code, 0);
+    assert_eq!(sluice_broker::maintenance::expire_producers(&server.broker), 1);
+    // Forgotten: sequence 1 is out of order for a producer this partition does not know.
+    assert_eq!(
+        produce(&mut s, "expiring", at(now_ms(), 1)).await.error_code,
+        ErrorCode::OutOfOrderSequenceNumber.code()
+    );
+    assert_eq!(produce(&mut s, "expiring", at(now_ms(), 0)).await.error_code, 0);
+    assert_eq!(
+        sluice_broker::maintenance::expire_producers(&server.broker),
+        0,
+        "a producer that just wrote stays"
+    );
+    server.shutdown().await;
+}
