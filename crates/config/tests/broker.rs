@@ -420,3 +420,14 @@ fn hostile_values_for_every_key() {
     // NaN and infinities are not valid ratios.
     assert!(load_from_str(Some("log.cleaner.min.cleanable.ratio=NaN"), &[], &[]).is_err());
 }
+
+#[test]
+fn fetch_max_bytes_and_producer_id_expiration_check_interval() {
+    let c = load_from_str(None, &[], &[]).unwrap().config;
+    assert_eq!(c.fetch_max_bytes, 55 * 1024 * 1024);
+    assert_eq!(c.producer_id_expiration_check_interval_ms, 600_000);
+    let c = load_from_str(Some("fetch.max.bytes=4096\n"), &[], &[]).unwrap().config;
+    assert_eq!(c.fetch_max_bytes, 4096);
+    // Kafka's lower bound for fetch.max.bytes is 1024.
+    assert_names(&err("fetch.max.bytes=100\n"), "fetch.max.bytes", "100", "at least 1024");
+}
