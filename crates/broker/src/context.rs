@@ -1,5 +1,6 @@
 //! State shared by every connection of a broker.
 
+use crate::groups::Groups;
 use crate::logs::Logs;
 use sluice_config::{BrokerConfig, DynamicBrokerConfigs};
 use sluice_metadata::{ConfigResource, MetadataError, MetadataStore, TopicImage};
@@ -65,6 +66,12 @@ pub struct BrokerSettings {
     /// Requests one connection may have in progress (being handled or waiting to be written).
     /// Kafka clients pipeline up to `max.in.flight.requests.per.connection` (5 by default).
     pub connection_in_flight_requests_max: usize,
+    /// The group coordinator's settings (`group.*`, `offsets.retention.minutes`, ...).
+    pub groups: sluice_group::GroupConfig,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when it is created.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are removed.
+    pub offsets_retention_check_interval_ms: i64,
 }
 
 impl Default for BrokerSettings {
@@ -91,6 +98,9 @@ impl Default for BrokerSettings {
             delete_topic_enable: true,
             log_config: LogConfig::default(),
             config: sluice_config::BrokerConfig::defaults().expect("the built-in defaults are valid"),
+            groups: sluice_group::GroupConfig::default(),
+            offsets_topic_num_partitions: 50,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -112,6 +122,8 @@ pub struct Broker {
     /// Dynamic broker configs (from the metadata log) and the configuration they make
     /// effective. Locked after `metadata`, never before.
     dynamic: RwLock<DynamicState>,
+    /// The group coordinator and its runtime.
+    pub groups: Arc<Groups>,
 }
 
 /// The dynamic broker configs in force.
@@ -175,14 +187,27 @@ impl Broker {
         let dynamic = DynamicState::new(&settings.config, dynamic_layers(metadata.image(), settings.node_id));
         // Semaphore permits are bounded by usize::MAX >> 3.
         let budget = settings.queued_max_request_bytes.min(Semaphore::MAX_PERMITS);
-        Ok(Arc::new(Broker {
+        let groups = Arc::new(Groups::new(
+            settings.groups.clone(),
+            settings.offsets_topic_num_partitions,
+            settings.offsets_retention_check_interval_ms,
+        ));
+        let broker = Arc::new(Broker {
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
             logs: Logs::new(data_dir, settings.log_config.clone()),
             settings,
             producer_ids: Mutex::new((0, 0)),
             metadata: Mutex::new(metadata),
             dynamic: RwLock::new(dynamic),
-        }))
+            groups,
+        });
+        // Committed offsets and groups come back before the first request is served. A failure
+        // leaves the coordinator unloaded: group requests then get COORDINATOR_NOT_AVAILABLE and
+        // loading is retried on the next one.
+        if broker.groups.load_if_present(&broker).is_err() {
+            tracing::error!("the group coordinator could not load; retrying on first use");
+        }
+        Ok(broker)
     }
 
     /// A producer id never handed out before.

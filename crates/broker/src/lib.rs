@@ -11,6 +11,7 @@
 pub mod connection;
 pub mod context;
 pub mod errors;
+pub mod groups;
 pub mod handlers;
 pub mod logs;
 pub mod maintenance;

@@ -8,17 +8,28 @@ pub mod api_versions;
 pub mod configs;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_topic_partitions;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 use crate::connection::ConnectionInfo;
 use crate::context::Broker;
@@ -58,6 +69,15 @@ pub const SERVED: &[ServedApi] = &[
     served(fetch::API_KEY, fetch::VERSIONS),
     served(list_offsets::API_KEY, list_offsets::VERSIONS),
     served(metadata::API_KEY, metadata::VERSIONS),
+    served(offset_commit::API_KEY, offset_commit::VERSIONS),
+    served(offset_fetch::API_KEY, offset_fetch::VERSIONS),
+    served(find_coordinator::API_KEY, find_coordinator::VERSIONS),
+    served(join_group::API_KEY, join_group::VERSIONS),
+    served(heartbeat::API_KEY, heartbeat::VERSIONS),
+    served(leave_group::API_KEY, leave_group::VERSIONS),
+    served(sync_group::API_KEY, sync_group::VERSIONS),
+    served(describe_groups::API_KEY, describe_groups::VERSIONS),
+    served(list_groups::API_KEY, list_groups::VERSIONS),
     served(api_versions::API_KEY, api_versions::VERSIONS),
     served(create_topics::API_KEY, create_topics::VERSIONS),
     served(delete_topics::API_KEY, delete_topics::VERSIONS),
@@ -68,7 +88,9 @@ pub const SERVED: &[ServedApi] = &[
     served(configs::ALTER_API_KEY, configs::ALTER_VERSIONS),
     served(describe_log_dirs::API_KEY, describe_log_dirs::VERSIONS),
     served(create_partitions::API_KEY, create_partitions::VERSIONS),
+    served(delete_groups::API_KEY, delete_groups::VERSIONS),
     served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
+    served(offset_delete::API_KEY, offset_delete::VERSIONS),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
     served(describe_topic_partitions::API_KEY, describe_topic_partitions::VERSIONS),
 ];
@@ -96,6 +118,28 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
         }
         RequestBody::Produce(req) => produce::handle(broker, header, req),
+        RequestBody::FindCoordinator(req) => Output::Respond(ResponseBody::FindCoordinator(find_coordinator::handle(
+            broker,
+            conn,
+            header.request_api_version,
+            &req,
+        ))),
+        RequestBody::JoinGroup(req) => join_group::handle(broker, conn, header, req),
+        RequestBody::SyncGroup(req) => sync_group::handle(broker, header, req),
+        RequestBody::Heartbeat(req) => Output::Respond(ResponseBody::Heartbeat(heartbeat::handle(broker, &req))),
+        RequestBody::LeaveGroup(req) => leave_group::handle(broker, header, req),
+        RequestBody::OffsetCommit(req) => offset_commit::handle(broker, header, req),
+        RequestBody::OffsetFetch(req) => {
+            Output::Respond(ResponseBody::OffsetFetch(offset_fetch::handle(broker, header, &req)))
+        }
+        RequestBody::OffsetDelete(req) => offset_delete::handle(broker, req),
+        RequestBody::ListGroups(req) => {
+            Output::Respond(ResponseBody::ListGroups(list_groups::handle(broker, header, &req)))
+        }
+        RequestBody::DescribeGroups(req) => Output::Respond(ResponseBody::DescribeGroups(describe_groups::handle(
+            broker, header, &req,
+        ))),
+        RequestBody::DeleteGroups(req) => delete_groups::handle(broker, req),
         RequestBody::DescribeLogDirs(req) => {
             Output::Respond(ResponseBody::DescribeLogDirs(describe_log_dirs::handle(broker, &req)))
         }

@@ -1,0 +1,84 @@
+//! JoinGroup (key 11): a member joins (or rejoins) a classic group.
+//!
+//! The answer usually waits for the rest of the group: the request is parked in the coordinator
+//! and answered when the join phase completes (see [`crate::groups`]).
+
+use super::{Output, ResponseFuture};
+use crate::connection::ConnectionInfo;
+use crate::context::Broker;
+use sluice_group::{Client, Reply};
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::{JoinGroupRequest, JoinGroupResponse, RequestHeader, ResponseBody};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 11;
+/// Versions served: all (v4 KIP-394 member ids, v5 static members, v9 skip assignment).
+pub const VERSIONS: (i16, i16) = (0, 9);
+
+/// Kafka's notation for a client address in group descriptions.
+pub fn client_host(conn: &ConnectionInfo) -> String {
+    format!("/{}", conn.peer.ip())
+}
+
+pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeader, req: JoinGroupRequest) -> Output {
+    let version = header.request_api_version;
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return Output::Respond(ResponseBody::JoinGroup(fit(
+            version,
+            error_response(&req.member_id, e.code()),
+        )));
+    }
+    let client_id = header.client_id.clone().unwrap_or_default();
+    let host = client_host(conn);
+    let (reply, rx) = broker.groups.park();
+    let applied = broker.groups.run(broker, |c, now| {
+        let client = Client {
+            client_id: &client_id,
+            client_host: &host,
+        };
+        ((), c.join(now, client, version, &req, reply))
+    });
+    let broker = broker.clone();
+    let member_id = req.member_id.clone();
+    let future: ResponseFuture = Box::pin(async move {
+        let groups = &broker.groups;
+        let response = match groups.finish(applied).await {
+            Ok(()) => match rx.await {
+                Ok(Reply::Join(r)) => r,
+                _ => error_response(&member_id, ErrorCode::UnknownServerError),
+            },
+            Err(code) => {
+                groups.unpark(reply);
+                error_response(&member_id, code)
+            }
+        };
+        Some(ResponseBody::JoinGroup(fit(version, response)))
+    });
+    Output::Defer(future)
+}
+
+fn error_response(member_id: &str, code: ErrorCode) -> JoinGroupResponse {
+    JoinGroupResponse {
+        error_code: code.code(),
+        generation_id: -1,
+        member_id: member_id.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Drops what `version` cannot carry (the codec refuses fields outside their versions).
+fn fit(version: i16, mut r: JoinGroupResponse) -> JoinGroupResponse {
+    if version < 7 {
+        r.protocol_type = None;
+        r.protocol_name = Some(r.protocol_name.unwrap_or_default());
+    }
+    if version < 9 {
+        r.skip_assignment = false;
+    }
+    if version < 5 {
+        for m in &mut r.members {
+            m.group_instance_id = None;
+        }
+    }
+    r
+}

@@ -1,0 +1,64 @@
+//! LeaveGroup (key 13): members leave a classic group (v3+ in batches, KIP-345).
+
+use super::{Output, ResponseFuture};
+use crate::context::Broker;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::leave_group_response::MemberResponse;
+use sluice_protocol::generated::{LeaveGroupRequest, LeaveGroupResponse, RequestHeader, ResponseBody};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 13;
+/// Versions served: all.
+pub const VERSIONS: (i16, i16) = (0, 5);
+
+pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: LeaveGroupRequest) -> Output {
+    let version = header.request_api_version;
+    let error = |code: ErrorCode| {
+        Output::Respond(ResponseBody::LeaveGroup(LeaveGroupResponse {
+            error_code: code.code(),
+            ..Default::default()
+        }))
+    };
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return error(e.code());
+    }
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| (m.member_id.clone(), m.group_instance_id.clone()))
+            .collect()
+    } else {
+        vec![(req.member_id.clone(), None)]
+    };
+    let applied = broker
+        .groups
+        .run(broker, |c, now| c.leave(now, &req.group_id, &members));
+    let broker = broker.clone();
+    let future: ResponseFuture = Box::pin(async move {
+        let response = match broker.groups.finish(applied).await {
+            Err(code) | Ok(Err(code)) => LeaveGroupResponse {
+                error_code: code.code(),
+                ..Default::default()
+            },
+            Ok(Ok(codes)) if version < 3 => LeaveGroupResponse {
+                error_code: codes.first().copied().unwrap_or(ErrorCode::None).code(),
+                ..Default::default()
+            },
+            Ok(Ok(codes)) => LeaveGroupResponse {
+                members: members
+                    .into_iter()
+                    .zip(codes)
+                    .map(|((member_id, group_instance_id), code)| MemberResponse {
+                        member_id,
+                        group_instance_id,
+                        error_code: code.code(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        };
+        Some(ResponseBody::LeaveGroup(response))
+    });
+    Output::Defer(future)
+}

@@ -1,0 +1,34 @@
+//! ListGroups (key 16): the groups this coordinator knows, filtered by state (v4) and type (v5).
+
+use crate::context::Broker;
+use sluice_protocol::generated::{ListGroupsRequest, ListGroupsResponse, RequestHeader};
+
+pub const API_KEY: i16 = 16;
+/// Versions served: all.
+pub const VERSIONS: (i16, i16) = (0, 5);
+
+pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListGroupsRequest) -> ListGroupsResponse {
+    let version = header.request_api_version;
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return ListGroupsResponse {
+            error_code: e.code().code(),
+            ..Default::default()
+        };
+    }
+    let applied = broker.groups.run(broker, |c, _| {
+        (c.list_groups(&req.states_filter, &req.types_filter), Default::default())
+    });
+    let mut groups = applied.into_value();
+    for g in &mut groups {
+        if version < 4 {
+            g.group_state = String::new();
+        }
+        if version < 5 {
+            g.group_type = String::new();
+        }
+    }
+    ListGroupsResponse {
+        groups,
+        ..Default::default()
+    }
+}

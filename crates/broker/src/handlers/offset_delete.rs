@@ -1,0 +1,88 @@
+//! OffsetDelete (key 47): remove a group's committed offsets for some partitions (KIP-496).
+
+use super::{Output, ResponseFuture};
+use crate::context::Broker;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+use sluice_protocol::generated::{OffsetDeleteRequest, OffsetDeleteResponse, ResponseBody};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 47;
+/// Versions served: all.
+pub const VERSIONS: (i16, i16) = (0, 0);
+
+pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return Output::Respond(ResponseBody::OffsetDelete(OffsetDeleteResponse {
+            error_code: e.code().code(),
+            ..Default::default()
+        }));
+    }
+    // Partitions of unknown topics are answered here, as Kafka's broker does.
+    let mut known: Vec<(String, Vec<i32>)> = Vec::new();
+    let mut unknown: Vec<OffsetDeleteResponseTopic> = Vec::new();
+    for t in &req.topics {
+        let topic = broker.topic_with_configs(&t.name);
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for p in &t.partitions {
+            let exists = topic
+                .as_ref()
+                .is_some_and(|(img, _)| p.partition_index >= 0 && (p.partition_index as usize) < img.partitions.len());
+            if exists {
+                ok.push(p.partition_index);
+            } else {
+                bad.push(OffsetDeleteResponsePartition {
+                    partition_index: p.partition_index,
+                    error_code: ErrorCode::UnknownTopicOrPartition.code(),
+                    ..Default::default()
+                });
+            }
+        }
+        if !ok.is_empty() {
+            known.push((t.name.clone(), ok));
+        }
+        if !bad.is_empty() {
+            unknown.push(OffsetDeleteResponseTopic {
+                name: t.name.clone(),
+                partitions: bad,
+                ..Default::default()
+            });
+        }
+    }
+    let group_id = req.group_id.clone();
+    let applied = broker.groups.run(broker, |c, _| c.delete_offsets(&group_id, &known));
+    let broker = broker.clone();
+    let future: ResponseFuture = Box::pin(async move {
+        let response = match broker.groups.finish(applied).await {
+            Ok(Ok(result)) => {
+                let mut topics: Vec<OffsetDeleteResponseTopic> = result
+                    .into_iter()
+                    .map(|(name, parts)| OffsetDeleteResponseTopic {
+                        name,
+                        partitions: parts
+                            .into_iter()
+                            .map(|(p, code)| OffsetDeleteResponsePartition {
+                                partition_index: p,
+                                error_code: code.code(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect();
+                topics.extend(unknown);
+                OffsetDeleteResponse {
+                    topics,
+                    ..Default::default()
+                }
+            }
+            Ok(Err(code)) | Err(code) => OffsetDeleteResponse {
+                error_code: code.code(),
+                ..Default::default()
+            },
+        };
+        Some(ResponseBody::OffsetDelete(response))
+    });
+    Output::Defer(future)
+}

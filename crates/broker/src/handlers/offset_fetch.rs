@@ -1,0 +1,203 @@
+//! OffsetFetch (key 9): a group's committed positions (v8+ for several groups at once).
+
+use crate::context::Broker;
+use sluice_group::OffsetValue;
+use sluice_protocol::generated::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use sluice_protocol::generated::{OffsetFetchRequest, OffsetFetchResponse, RequestHeader};
+use sluice_protocol::{ErrorCode, Uuid};
+
+pub const API_KEY: i16 = 9;
+/// Versions served: what Kafka 4 serves (v0 was removed by KIP-896); v10 names topics by id.
+pub const VERSIONS: (i16, i16) = (1, 10);
+
+/// One partition's answer: offset, epoch, metadata, error.
+type Fetched = (i32, i64, i32, Option<String>, ErrorCode);
+
+/// Looks up one group; `topics` are (name, id, partitions) with names already resolved.
+fn fetch_group(
+    broker: &Broker,
+    group_id: &str,
+    topics: Option<Vec<(String, Uuid, Vec<i32>, bool)>>,
+) -> Result<Vec<(String, Uuid, Vec<Fetched>)>, ErrorCode> {
+    broker.groups.ensure_ready(broker).map_err(|e| e.code())?;
+    let value = |v: Option<OffsetValue>| match v {
+        Some(v) => (v.offset, v.leader_epoch, Some(v.metadata)),
+        None => (-1, -1, Some(String::new())),
+    };
+    let applied = broker.groups.run(broker, |c, _| {
+        let out = match &topics {
+            Some(topics) => {
+                let wanted: Vec<(String, Vec<i32>)> =
+                    topics.iter().map(|(n, _, p, _)| (n.clone(), p.clone())).collect();
+                let found = c.fetch_offsets(group_id, Some(&wanted));
+                topics
+                    .iter()
+                    .zip(found)
+                    .map(|((name, id, _, known), (_, parts))| {
+                        let parts = parts
+                            .into_iter()
+                            .map(|(p, v)| {
+                                if *known {
+                                    let (o, e, m) = value(v);
+                                    (p, o, e, m, ErrorCode::None)
+                                } else {
+                                    (p, -1, -1, Some(String::new()), ErrorCode::UnknownTopicId)
+                                }
+                            })
+                            .collect();
+                        (name.clone(), *id, parts)
+                    })
+                    .collect()
+            }
+            None => c
+                .fetch_offsets(group_id, None)
+                .into_iter()
+                .map(|(name, parts)| {
+                    let parts = parts
+                        .into_iter()
+                        .map(|(p, v)| {
+                            let (o, e, m) = value(v);
+                            (p, o, e, m, ErrorCode::None)
+                        })
+                        .collect();
+                    (name, Uuid::default(), parts)
+                })
+                .collect(),
+        };
+        (out, Default::default())
+    });
+    Ok(applied.into_value())
+}
+
+pub fn handle(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+    let version = header.request_api_version;
+    if version >= 8 {
+        let by_id = version >= 10;
+        let groups = req
+            .groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| {
+                            if by_id {
+                                match broker.topic_by_id_with_configs(&t.topic_id) {
+                                    Some((img, _)) => (img.name, t.topic_id, t.partition_indexes.clone(), true),
+                                    None => (String::new(), t.topic_id, t.partition_indexes.clone(), false),
+                                }
+                            } else {
+                                (t.name.clone(), Uuid::default(), t.partition_indexes.clone(), true)
+                            }
+                        })
+                        .collect()
+                });
+                match fetch_group(broker, &g.group_id, topics) {
+                    Ok(found) => OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        topics: found
+                            .into_iter()
+                            .map(|(name, id, parts)| {
+                                let topic_id = if by_id {
+                                    if id.is_zero() {
+                                        broker.topic_with_configs(&name).map(|(t, _)| t.topic_id).unwrap_or(id)
+                                    } else {
+                                        id
+                                    }
+                                } else {
+                                    Uuid::default()
+                                };
+                                OffsetFetchResponseTopics {
+                                    name: if by_id { String::new() } else { name },
+                                    topic_id,
+                                    partitions: parts
+                                        .into_iter()
+                                        .map(|(p, o, e, m, code)| OffsetFetchResponsePartitions {
+                                            partition_index: p,
+                                            committed_offset: o,
+                                            committed_leader_epoch: e,
+                                            metadata: m,
+                                            error_code: code.code(),
+                                            ..Default::default()
+                                        })
+                                        .collect(),
+                                    ..Default::default()
+                                }
+                            })
+                            .collect(),
+                        error_code: 0,
+                        ..Default::default()
+                    },
+                    Err(code) => OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        error_code: code.code(),
+                        ..Default::default()
+                    },
+                }
+            })
+            .collect();
+        return OffsetFetchResponse {
+            groups,
+            ..Default::default()
+        };
+    }
+    let topics = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.clone(), Uuid::default(), t.partition_indexes.clone(), true))
+            .collect()
+    });
+    match fetch_group(broker, &req.group_id, topics) {
+        Ok(found) => OffsetFetchResponse {
+            topics: found
+                .into_iter()
+                .map(|(name, _, parts)| OffsetFetchResponseTopic {
+                    name,
+                    partitions: parts
+                        .into_iter()
+                        .map(|(p, o, e, m, code)| OffsetFetchResponsePartition {
+                            partition_index: p,
+                            committed_offset: o,
+                            committed_leader_epoch: if version >= 5 { e } else { -1 },
+                            metadata: m,
+                            error_code: code.code(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        // v1 has no top-level error code: Kafka puts the group error on every partition.
+        Err(code) if version < 2 => OffsetFetchResponse {
+            topics: req
+                .topics
+                .iter()
+                .flatten()
+                .map(|t| OffsetFetchResponseTopic {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partition_indexes
+                        .iter()
+                        .map(|p| OffsetFetchResponsePartition {
+                            partition_index: *p,
+                            committed_offset: -1,
+                            committed_leader_epoch: -1,
+                            metadata: Some(String::new()),
+                            error_code: code.code(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        Err(code) => OffsetFetchResponse {
+            error_code: code.code(),
+            ..Default::default()
+        },
+    }
+}

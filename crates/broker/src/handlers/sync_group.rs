@@ -1,0 +1,52 @@
+//! SyncGroup (key 14): members fetch their assignment; the leader brings it.
+
+use super::{Output, ResponseFuture};
+use crate::context::Broker;
+use sluice_group::Reply;
+use sluice_protocol::ErrorCode;
+use sluice_protocol::generated::{RequestHeader, ResponseBody, SyncGroupRequest, SyncGroupResponse};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 14;
+/// Versions served: all (v5 adds protocol type and name).
+pub const VERSIONS: (i16, i16) = (0, 5);
+
+pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: SyncGroupRequest) -> Output {
+    let version = header.request_api_version;
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(e.code()))));
+    }
+    let (reply, rx) = broker.groups.park();
+    let applied = broker.groups.run(broker, |c, now| ((), c.sync(now, &req, reply)));
+    let broker = broker.clone();
+    let future: ResponseFuture = Box::pin(async move {
+        let groups = &broker.groups;
+        let response = match groups.finish(applied).await {
+            Ok(()) => match rx.await {
+                Ok(Reply::Sync(r)) => r,
+                _ => error_response(ErrorCode::UnknownServerError),
+            },
+            Err(code) => {
+                groups.unpark(reply);
+                error_response(code)
+            }
+        };
+        Some(ResponseBody::SyncGroup(fit(version, response)))
+    });
+    Output::Defer(future)
+}
+
+fn error_response(code: ErrorCode) -> SyncGroupResponse {
+    SyncGroupResponse {
+        error_code: code.code(),
+        ..Default::default()
+    }
+}
+
+fn fit(version: i16, mut r: SyncGroupResponse) -> SyncGroupResponse {
+    if version < 5 {
+        r.protocol_type = None;
+        r.protocol_name = None;
+    }
+    r
+}
