@@ -274,6 +274,10 @@ pub struct BrokerConfig {
     pub producer_id_expiration_check_interval_ms: i32,
     /// `fetch.max.bytes`: the most record bytes one Fetch response carries.
     pub fetch_max_bytes: i32,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: i32,
     /// Every explicitly set key and its origin; DescribeConfigs uses it to
     /// report STATIC_BROKER_CONFIG versus DEFAULT_CONFIG.
     pub raw: RawConfig,
@@ -686,6 +690,8 @@ impl BrokerConfig {
             producer_id_expiration_ms: g.i32("producer.id.expiration.ms")?,
             producer_id_expiration_check_interval_ms: g.i32("producer.id.expiration.check.interval.ms")?,
             fetch_max_bytes: g.i32("fetch.max.bytes")?,
+            offsets_retention_check_interval_ms: g.i64("offsets.retention.check.interval.ms")?,
+            offset_metadata_max_bytes: g.i32("offset.metadata.max.bytes")?,
             raw: raw.clone(),
         };
         Ok((config, warnings))

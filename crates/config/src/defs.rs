@@ -502,9 +502,23 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
     k!(
         "group.max.size",
         Int,
-        Some(I32_MAX_STR),
+        Some("10000"),
         Range(1, I32_MAX),
-        "The maximum number of consumers that a single consumer group can accommodate."
+        "The maximum number of consumers that a single consumer group can accommodate. Kafka's default is unlimited; Sluice bounds it by default so one group cannot grow without limit."
+    ),
+    k!(
+        "offsets.retention.check.interval.ms",
+        Long,
+        Some("600000"),
+        Range(1, i64::MAX),
+        "Frequency at which to check for stale offsets."
+    ),
+    k!(
+        "offset.metadata.max.bytes",
+        Int,
+        Some("4096"),
+        Range(0, I32_MAX),
+        "The maximum size for a metadata entry associated with an offset commit."
     ),
     k!(
         "group.min.session.timeout.ms",

@@ -123,6 +123,17 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             },
             ..sluice_storage::LogConfig::default()
         },
+        groups: sluice_group::GroupConfig {
+            initial_rebalance_delay_ms: i64::from(cfg.group_initial_rebalance_delay_ms),
+            min_session_timeout_ms: cfg.group_min_session_timeout_ms,
+            max_session_timeout_ms: cfg.group_max_session_timeout_ms,
+            max_size: usize::try_from(cfg.group_max_size).unwrap_or(usize::MAX),
+            offsets_retention_ms: i64::from(cfg.offsets_retention_minutes) * 60_000,
+            offset_metadata_max_bytes: usize::try_from(cfg.offset_metadata_max_bytes).unwrap_or(4096),
+            ..sluice_group::GroupConfig::default()
+        },
+        offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,
+        offsets_retention_check_interval_ms: cfg.offsets_retention_check_interval_ms,
         ..BrokerSettings::default()
     };
 
