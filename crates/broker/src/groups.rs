@@ -194,9 +194,9 @@ impl Groups {
         let (value, fx) = event(&mut inner.coordinator, now);
         let appended = append_records(&inner, &fx.records, now);
         drop(inner);
-        if !fx.records.is_empty() || !fx.replies.is_empty() {
-            self.wake.notify_one();
-        }
+        // Any event may have scheduled an earlier deadline (a parked join with no initial
+        // delay is due at once): let the timer task look again. A stored permit is cheap.
+        self.wake.notify_one();
         let _ = broker;
         Applied {
             value,
