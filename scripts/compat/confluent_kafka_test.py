@@ -3,7 +3,8 @@
 """confluent-kafka (librdkafka) against Sluice: admin create/delete topic, produce in every codec
 with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets; then
 the admin calls CreatePartitions, describe_topics, describe_cluster, list_offsets (earliest,
-latest, by timestamp, max timestamp) and DeleteRecords, each checked by its effect.
+latest, by timestamp, max timestamp), DeleteRecords, describe_configs, alter_configs and
+incremental_alter_configs, each checked by its effect.
     confluent_kafka_test.py <bootstrap>
     confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
 The second form only reads <topic> and checks it holds <client>'s plan (common.plan); it verifies
@@ -15,7 +16,8 @@ import time
 
 from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME,
                              Consumer, KafkaException, Producer, TopicPartition)
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
+                                  NewPartitions, NewTopic, OffsetSpec)
 from confluent_kafka import KafkaError, TopicCollection
 
 import common
@@ -161,6 +163,71 @@ def admin_extras():
               beyond_err is not None and beyond_err.code() == KafkaError.OFFSET_OUT_OF_RANGE, "got %r" % (beyond_err,))
 
 
+def config_checks():
+    """DescribeConfigs, AlterConfigs and IncrementalAlterConfigs, with their error codes."""
+    topic = "compat-confluent-configs"
+    a = AdminClient(base)
+    create = lambda: a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                               config={"retention.ms": "3600000"})],
+                                     operation_timeout=10)[topic].result(15)
+    if chk.run("admin CreateTopics(%s) with retention.ms" % topic, create) is None:
+        return
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+
+    def describe():
+        return a.describe_configs([res], request_timeout=10)[res].result(15)
+
+    def entry(cfg, name):
+        e = cfg.get(name)
+        return None if e is None else (e.value, e.source)
+    cfg = chk.run("admin describe_configs(topic)", describe)
+    if cfg is not None:
+        chk.check("describe_configs: the override is a dynamic topic config, the rest defaults",
+                  entry(cfg, "retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+                  and entry(cfg, "cleanup.policy") == ("delete", ConfigSource.DEFAULT_CONFIG.value),
+                  "retention.ms %r, cleanup.policy %r" % (entry(cfg, "retention.ms"), entry(cfg, "cleanup.policy")))
+
+    def incremental(entries):
+        r = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
+        return a.incremental_alter_configs([r], request_timeout=10)[r].result(15)
+    chk.run("admin incremental_alter_configs(SET cleanup.policy=compact)", incremental,
+            [ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
+    cfg = describe()
+    chk.check("incremental SET adds an override and keeps the others",
+              entry(cfg, "cleanup.policy") == ("compact", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+              and entry(cfg, "retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+              "cleanup.policy %r, retention.ms %r" % (entry(cfg, "cleanup.policy"), entry(cfg, "retention.ms")))
+    chk.run("admin incremental_alter_configs(DELETE retention.ms)", incremental,
+            [ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)])
+    cfg = describe()
+    chk.check("incremental DELETE reverts to the default (7 days)",
+              entry(cfg, "retention.ms") == ("604800000", ConfigSource.DEFAULT_CONFIG.value), repr(entry(cfg, "retention.ms")))
+
+    # AlterConfigs replaces the whole set: cleanup.policy reverts to its default.
+    alter = lambda conf: a.alter_configs([ConfigResource(ConfigResource.Type.TOPIC, topic, set_config=conf)],
+                                         request_timeout=10)
+    chk.run("admin alter_configs(retention.ms=7200000)", lambda: list(alter({"retention.ms": "7200000"}).values())[0].result(15))
+    cfg = describe()
+    chk.check("alter_configs replaces the set: the new value, the other override back to default",
+              entry(cfg, "retention.ms") == ("7200000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+              and entry(cfg, "cleanup.policy") == ("delete", ConfigSource.DEFAULT_CONFIG.value),
+              "retention.ms %r, cleanup.policy %r" % (entry(cfg, "retention.ms"), entry(cfg, "cleanup.policy")))
+
+    def error_of(fut):
+        try:
+            fut.result(15)
+        except KafkaException as e:
+            return e.args[0].code()
+        return None
+    code = error_of(list(alter({"retention.ms": "soon"}).values())[0])
+    chk.check("alter_configs with an invalid value fails with INVALID_CONFIG and changes nothing",
+              code == KafkaError.INVALID_CONFIG and entry(describe(), "retention.ms")[0] == "7200000", "got %r" % (code,))
+    missing = ConfigResource(ConfigResource.Type.TOPIC, "compat-no-such-topic")
+    code = error_of(a.describe_configs([missing], request_timeout=10)[missing])
+    chk.check("describe_configs of a missing topic fails with UNKNOWN_TOPIC_OR_PARTITION",
+              code == KafkaError.UNKNOWN_TOPIC_OR_PART, "got %r" % (code,))
+
+
 def verify_only(topic, client, t0, t1):
     expected = common.full_plan(client)
     if client == "kafkajs":
@@ -255,6 +322,7 @@ def main():
         finally:
             c.close()
     admin_extras()
+    config_checks()
     chk.exit()
 
 
