@@ -638,3 +638,92 @@ async fn one_idempotent_producer_keeps_going_across_broker_restarts() {
     drop(p);
     broker.take().unwrap().stop();
 }
+
+#[tokio::test]
+async fn topic_limits_and_log_append_time_as_librdkafka_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let a = admin(&broker.addr);
+    let topics = [
+        NewTopic::new("small", 1, TopicReplication::Fixed(1)).set("max.message.bytes", "2000"),
+        NewTopic::new("appended", 1, TopicReplication::Fixed(1)).set("message.timestamp.type", "LogAppendTime"),
+    ];
+    let res = a.create_topics(&topics, &options()).await.unwrap();
+    assert_eq!(res, vec![Ok("small".to_owned()), Ok("appended".to_owned())]);
+    let p = producer(&broker.addr, "none");
+
+    // A batch over the topic's max.message.bytes: MESSAGE_TOO_LARGE, and nothing is stored (the
+    // next record gets offset 0).
+    let big = vec![7u8; 4000];
+    let err = p
+        .send(FutureRecord::<[u8], [u8]>::to("small").key(b"k").payload(&big), TIMEOUT)
+        .await
+        .expect_err("the broker refuses it")
+        .0;
+    assert_eq!(
+        err.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::MessageSizeTooLarge),
+        "{err}"
+    );
+    // A record that fits is accepted afterwards (the idempotent producer is not fenced by it).
+    let ok = p
+        .send(
+            FutureRecord::<[u8], [u8]>::to("small").key(b"k").payload(b"fits"),
+            TIMEOUT,
+        )
+        .await
+        .expect("a small record is accepted");
+    assert_eq!((ok.partition, ok.offset), (0, 0));
+
+    // LogAppendTime: the broker's clock replaces the producer's timestamp, for the delivery
+    // report and for consumers.
+    let before_ms = now_ms();
+    let old_ms = before_ms - 120_000;
+    let sent = p
+        .send(
+            FutureRecord::<[u8], [u8]>::to("appended")
+                .key(b"k")
+                .payload(b"v")
+                .timestamp(old_ms),
+            TIMEOUT,
+        )
+        .await
+        .expect("delivered");
+    let after_ms = now_ms();
+    let read = read_all(&broker.addr, "appended", 1, Offset::Beginning);
+    assert_eq!(read.len(), 1);
+    let Timestamp::LogAppendTime(ts) = read[0].timestamp else {
+        panic!("LogAppendTime expected, got {:?}", read[0].timestamp)
+    };
+    assert!(
+        (before_ms..=after_ms).contains(&ts),
+        "{ts} not in {before_ms}..={after_ms}"
+    );
+    assert_eq!(
+        sent.timestamp,
+        Timestamp::LogAppendTime(ts),
+        "delivery report timestamp"
+    );
+
+    // Reading past the end: the broker answers OFFSET_OUT_OF_RANGE, which librdkafka with
+    // auto.offset.reset=error reports as its own _AUTO_OFFSET_RESET error.
+    let c = consumer(&broker.addr);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("small", 0, Offset::Offset(50)).unwrap();
+    c.assign(&tpl).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let err = loop {
+        assert!(Instant::now() < deadline, "no error for a fetch past the end");
+        match c.poll(Duration::from_millis(500)) {
+            Some(Err(e)) => break e,
+            Some(Ok(m)) => panic!("unexpected record at offset {}", m.offset()),
+            None => {}
+        }
+    };
+    assert_eq!(
+        err.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::AutoOffsetReset),
+        "{err}"
+    );
+    broker.stop();
+}
