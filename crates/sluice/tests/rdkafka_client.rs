@@ -1,7 +1,9 @@
 //! A real client against `sluice serve`: librdkafka 2.12 through the `rdkafka` crate. An idempotent
 //! acks=all producer writes keyed records with headers in every codec, a consumer without a group
 //! (manual assign) reads them back, and the admin client creates, describes, alters, grows, trims
-//! and deletes topics. Each test starts its own broker on an ephemeral loopback port.
+//! and deletes topics; one producer keeps going across SIGTERM and SIGKILL restarts, also with
+//! batches in flight. Each test starts its own broker on an ephemeral loopback port (restarts reuse
+//! it).
 
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
