@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 # Licensed under the Apache License, Version 2.0.
 """confluent-kafka (librdkafka) against Sluice: admin create/delete topic, produce in every codec
-with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets.
+with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets; then
+the admin calls CreatePartitions, describe_topics, describe_cluster, list_offsets (earliest,
+latest, by timestamp, max timestamp), DeleteRecords, describe_configs, alter_configs and
+incremental_alter_configs, each checked by its effect.
     confluent_kafka_test.py <bootstrap>
     confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
 The second form only reads <topic> and checks it holds <client>'s plan (common.plan); it verifies
@@ -13,7 +16,9 @@ import time
 
 from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME,
                              Consumer, KafkaException, Producer, TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
+                                  NewPartitions, NewTopic, OffsetSpec)
+from confluent_kafka import KafkaError, TopicCollection
 
 import common
 
@@ -67,6 +72,160 @@ def consume_all(topic):
         return got, ends
     finally:
         c.close()
+
+
+def admin_extras():
+    """CreatePartitions, describe_topics, describe_cluster, list_offsets and DeleteRecords on a
+    topic of their own, each checked by what the broker shows afterwards."""
+    topic = "compat-confluent-admin"
+    a = AdminClient(base)
+    if chk.run("admin CreateTopics(%s, 2 partitions)" % topic, admin_create, topic, 2) is None:
+        return
+    grow = lambda n: a.create_partitions([NewPartitions(topic, n)], operation_timeout=10)[topic].result(15)
+    chk.run("admin CreatePartitions(%s, 2 -> 4)" % topic, grow, 4)
+    n, err = topic_partitions(topic)
+    chk.check("metadata shows 4 partitions after CreatePartitions", n == 4, "partitions %r, error %r" % (n, err))
+    shrink_err = None
+    try:
+        grow(3)
+    except KafkaException as e:
+        shrink_err = e.args[0]
+    chk.check("CreatePartitions(4 -> 3) fails with INVALID_PARTITIONS",
+              shrink_err is not None and shrink_err.code() == KafkaError.INVALID_PARTITIONS, "got %r" % (shrink_err,))
+
+    cluster = chk.run("admin describe_cluster", lambda: a.describe_cluster(request_timeout=10).result(15))
+    md = AdminClient(base).list_topics(timeout=10)
+    node_id = None
+    if cluster is not None:
+        nodes = [(nd.id, "%s:%d" % (nd.host, nd.port)) for nd in cluster.nodes]
+        node_id = nodes[0][0] if nodes else None
+        chk.check("describe_cluster: one node at the bootstrap address, the same cluster id as Metadata",
+                  nodes == [(md.controller_id, broker)] and cluster.cluster_id == md.cluster_id
+                  and cluster.cluster_id and cluster.controller is not None and cluster.controller.id == node_id,
+                  "nodes %r, cluster id %r vs %r, controller %r" % (nodes, cluster.cluster_id, md.cluster_id,
+                                                                   cluster.controller))
+    desc = chk.run("admin describe_topics",
+                   lambda: a.describe_topics(TopicCollection([topic]), request_timeout=10)[topic].result(15))
+    if desc is not None:
+        parts = sorted((p.id, p.leader.id if p.leader else None, [r.id for r in p.replicas]) for p in desc.partitions)
+        chk.check("describe_topics: 4 partitions led by the one node, a topic id, not internal",
+                  parts == [(i, node_id, [node_id]) for i in range(4)] and desc.topic_id is not None
+                  and str(desc.topic_id) != "AAAAAAAAAAAAAAAAAAAAAA" and not desc.is_internal,
+                  "partitions %r, topic id %r, internal %r" % (parts, desc.topic_id, desc.is_internal))
+
+    # Twenty records in the new partition 3 with timestamps base + i, so every offset is known.
+    base_ms = common.now_ms() - 60_000
+    p = Producer({**base, "acks": "all", "linger.ms": 5})
+    for i in range(20):
+        p.produce(topic, key=b"k%d" % i, value=b"v%d" % i, partition=3, timestamp=base_ms + i)
+    left = p.flush(30)
+    chk.check("produce 20 records to the new partition", left == 0, "%d undelivered" % left)
+    tp = TopicPartition(topic, 3)
+
+    def list_offsets(spec):
+        return a.list_offsets({tp: spec}, request_timeout=10)[tp].result(15)
+    specs = [("earliest", OffsetSpec.earliest(), 0, -1), ("latest", OffsetSpec.latest(), 20, -1),
+             ("the 8th record's timestamp", OffsetSpec.for_timestamp(base_ms + 7), 7, base_ms + 7),
+             ("max timestamp", OffsetSpec.max_timestamp(), 19, base_ms + 19)]
+    for name, spec, offset, ts in specs:
+        r = chk.run("admin list_offsets(%s)" % name, list_offsets, spec)
+        if r is not None:
+            chk.check("list_offsets(%s) = offset %d" % (name, offset),
+                      r.offset == offset and (ts == -1 or r.timestamp == ts), "got %r/%r" % (r.offset, r.timestamp))
+
+    # DeleteRecords: the low watermark moves to 8 and a consumer from the beginning starts there.
+    deleted = chk.run("admin delete_records(partition 3 before offset 8)",
+                      lambda: a.delete_records([TopicPartition(topic, 3, 8)], request_timeout=10)[tp].result(15))
+    if deleted is not None:
+        chk.check("delete_records reports low watermark 8", deleted.low_watermark == 8, repr(deleted.low_watermark))
+    c = Consumer({**base, "group.id": "compat-unused", "enable.auto.commit": False})
+    try:
+        wm = c.get_watermark_offsets(tp, timeout=10)
+        chk.check("watermarks after delete_records = (8, 20)", wm == (8, 20), repr(wm))
+        c.assign([TopicPartition(topic, 3, OFFSET_BEGINNING)])
+        m, deadline = None, time.time() + 20
+        while m is None and time.time() < deadline:
+            m = c.poll(1.0)
+        chk.check("a consumer from the beginning starts at offset 8",
+                  m is not None and not m.error() and (m.offset(), m.key()) == (8, b"k8"),
+                  "got %r" % ((m.offset(), m.key(), m.error()) if m is not None else None,))
+    finally:
+        c.close()
+    r = chk.run("admin list_offsets(earliest) after delete_records", list_offsets, OffsetSpec.earliest())
+    if r is not None:
+        chk.check("list_offsets(earliest) = 8 after delete_records", r.offset == 8, repr(r.offset))
+    beyond_err = None
+    try:
+        a.delete_records([TopicPartition(topic, 3, 21)], request_timeout=10)[tp].result(15)
+    except KafkaException as e:
+        beyond_err = e.args[0]
+    chk.check("delete_records past the high watermark fails with OFFSET_OUT_OF_RANGE",
+              beyond_err is not None and beyond_err.code() == KafkaError.OFFSET_OUT_OF_RANGE, "got %r" % (beyond_err,))
+
+
+def config_checks():
+    """DescribeConfigs, AlterConfigs and IncrementalAlterConfigs, with their error codes."""
+    topic = "compat-confluent-configs"
+    a = AdminClient(base)
+    create = lambda: a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                               config={"retention.ms": "3600000"})],
+                                     operation_timeout=10)[topic].result(15)
+    if chk.run("admin CreateTopics(%s) with retention.ms" % topic, create) is None:
+        return
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+
+    def describe():
+        return a.describe_configs([res], request_timeout=10)[res].result(15)
+
+    def entry(cfg, name):
+        e = cfg.get(name)
+        return None if e is None else (e.value, e.source)
+    cfg = chk.run("admin describe_configs(topic)", describe)
+    if cfg is not None:
+        chk.check("describe_configs: the override is a dynamic topic config, the rest defaults",
+                  entry(cfg, "retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+                  and entry(cfg, "cleanup.policy") == ("delete", ConfigSource.DEFAULT_CONFIG.value),
+                  "retention.ms %r, cleanup.policy %r" % (entry(cfg, "retention.ms"), entry(cfg, "cleanup.policy")))
+
+    def incremental(entries):
+        r = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
+        return a.incremental_alter_configs([r], request_timeout=10)[r].result(15)
+    chk.run("admin incremental_alter_configs(SET cleanup.policy=compact)", incremental,
+            [ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
+    cfg = describe()
+    chk.check("incremental SET adds an override and keeps the others",
+              entry(cfg, "cleanup.policy") == ("compact", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+              and entry(cfg, "retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+              "cleanup.policy %r, retention.ms %r" % (entry(cfg, "cleanup.policy"), entry(cfg, "retention.ms")))
+    chk.run("admin incremental_alter_configs(DELETE retention.ms)", incremental,
+            [ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)])
+    cfg = describe()
+    chk.check("incremental DELETE reverts to the default (7 days)",
+              entry(cfg, "retention.ms") == ("604800000", ConfigSource.DEFAULT_CONFIG.value), repr(entry(cfg, "retention.ms")))
+
+    # AlterConfigs replaces the whole set: cleanup.policy reverts to its default.
+    alter = lambda conf: a.alter_configs([ConfigResource(ConfigResource.Type.TOPIC, topic, set_config=conf)],
+                                         request_timeout=10)
+    chk.run("admin alter_configs(retention.ms=7200000)", lambda: list(alter({"retention.ms": "7200000"}).values())[0].result(15))
+    cfg = describe()
+    chk.check("alter_configs replaces the set: the new value, the other override back to default",
+              entry(cfg, "retention.ms") == ("7200000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+              and entry(cfg, "cleanup.policy") == ("delete", ConfigSource.DEFAULT_CONFIG.value),
+              "retention.ms %r, cleanup.policy %r" % (entry(cfg, "retention.ms"), entry(cfg, "cleanup.policy")))
+
+    def error_of(fut):
+        try:
+            fut.result(15)
+        except KafkaException as e:
+            return e.args[0].code()
+        return None
+    code = error_of(list(alter({"retention.ms": "soon"}).values())[0])
+    chk.check("alter_configs with an invalid value fails with INVALID_CONFIG and changes nothing",
+              code == KafkaError.INVALID_CONFIG and entry(describe(), "retention.ms")[0] == "7200000", "got %r" % (code,))
+    missing = ConfigResource(ConfigResource.Type.TOPIC, "compat-no-such-topic")
+    code = error_of(a.describe_configs([missing], request_timeout=10)[missing])
+    chk.check("describe_configs of a missing topic fails with UNKNOWN_TOPIC_OR_PARTITION",
+              code == KafkaError.UNKNOWN_TOPIC_OR_PART, "got %r" % (code,))
 
 
 def verify_only(topic, client, t0, t1):
@@ -162,6 +321,8 @@ def main():
             chk.fail("ListOffsets", "%s: %s" % (type(e).__name__, e))
         finally:
             c.close()
+    admin_extras()
+    config_checks()
     chk.exit()
 
 

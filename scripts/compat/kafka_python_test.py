@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 # Licensed under the Apache License, Version 2.0.
 """kafka-python (3.x) against Sluice: KafkaAdminClient create/delete topic, produce in every codec
-with acks=all, read back without a consumer group (assign + seek_to_beginning), ListOffsets.
+with acks=all, read back without a consumer group (assign + seek_to_beginning), ListOffsets; then
+the admin calls CreatePartitions, DescribeTopicPartitions, DescribeCluster, DescribeLogDirs,
+list_partition_offsets (earliest, latest, by timestamp, max timestamp) and DeleteRecords, each
+checked by its effect.
     kafka_python_test.py <bootstrap>
 api_version is passed to every constructor: without it kafka-python 3.x probes and can hang.
 Idempotence: kafka-python 3.x enables it by default; it is disabled here and tested once Sluice
@@ -10,7 +13,8 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import NewTopic, OffsetSpec, OffsetTimestamp
+from kafka.errors import InvalidPartitionsError, OffsetOutOfRangeError
 
 import common
 
@@ -83,6 +87,103 @@ def consume_all():
         return got
     finally:
         c.close()
+
+
+def with_admin(fn):
+    a = admin()
+    try:
+        return fn(a)
+    finally:
+        a.close()
+
+
+def admin_extras():
+    """CreatePartitions, DescribeTopicPartitions, DescribeCluster, DescribeLogDirs, ListOffsets and
+    DeleteRecords on a topic of their own, each checked by what the broker shows afterwards."""
+    name = topic + "-admin"
+    if chk.run("admin CreateTopics(%s, 2 partitions)" % name, admin_create, name, 2) is None:
+        return
+    chk.run("admin create_partitions(2 -> 4)", with_admin, lambda a: a.create_partitions({name: 4}))
+    d = chk.run("admin describe_topics after create_partitions", describe, name)
+    if d:
+        chk.check("metadata shows 4 partitions after create_partitions",
+                  sorted(p["partition_index"] for p in d[0]["partitions"]) == [0, 1, 2, 3], repr(d)[:300])
+    err = None
+    try:
+        with_admin(lambda a: a.create_partitions({name: 3}))
+    except Exception as e:  # noqa: BLE001
+        err = e
+    chk.check("create_partitions(4 -> 3) raises InvalidPartitionsError", isinstance(err, InvalidPartitionsError),
+              "got %r" % (err,))
+
+    cluster = chk.run("admin describe_cluster", with_admin, lambda a: a.describe_cluster())
+    node_id = None
+    if cluster:
+        brokers = [(b["broker_id"], "%s:%d" % (b["host"], b["port"])) for b in cluster["brokers"]]
+        node_id = brokers[0][0] if brokers else None
+        chk.check("describe_cluster: one broker at the bootstrap address, a cluster id, it is the controller",
+                  brokers == [(node_id, broker)] and cluster.get("cluster_id") and cluster.get("controller_id") == node_id,
+                  repr(cluster))
+    dtp = chk.run("admin describe_topic_partitions (DescribeTopicPartitions)", with_admin,
+                  lambda a: a.describe_topic_partitions([name]))
+    if dtp:
+        t = dtp["topics"][0]
+        parts = sorted((p["partition_index"], p["leader_id"], p["replica_nodes"]) for p in t["partitions"])
+        chk.check("describe_topic_partitions: 4 partitions led by the broker, a topic id",
+                  t["error_code"] == 0 and parts == [(i, node_id, [node_id]) for i in range(4)]
+                  and str(t["topic_id"]).strip("0-") != "" and dtp["next_cursor"] is None, repr(dtp)[:400])
+
+    base_ms = common.now_ms() - 60_000
+    p = KafkaProducer(bootstrap_servers=broker, api_version=API, acks="all", enable_idempotence=False)
+    futs = [p.send(name, key=b"k%d" % i, value=b"v%d" % i, partition=3, timestamp_ms=base_ms + i) for i in range(20)]
+    p.flush(30)
+    offs = [f.get(timeout=10).offset for f in futs]
+    p.close(timeout=5)
+    chk.check("produce 20 records to the new partition", offs == list(range(20)), repr(offs))
+
+    dirs = chk.run("admin describe_log_dirs", with_admin, lambda a: a.describe_log_dirs())
+    if dirs:
+        sizes = {}
+        for d in dirs[0]["log_dirs"]:
+            for t in d["topics"]:
+                if t["name"] == name:
+                    sizes = {p["partition_index"]: p["partition_size"] for p in t["partitions"]}
+        chk.check("describe_log_dirs: the topic's 4 partitions, only partition 3 holds bytes",
+                  len(dirs) == 1 and dirs[0]["log_dirs"][0]["error_code"] == 0 and sorted(sizes) == [0, 1, 2, 3]
+                  and all(sizes[i] == 0 for i in range(3)) and sizes[3] > 20 * 4, repr(sizes))
+
+    tp = TopicPartition(name, 3)
+    for label, spec, want_off, want_ts in [("earliest", OffsetSpec.EARLIEST, 0, -1), ("latest", OffsetSpec.LATEST, 20, -1),
+                                           ("the 8th record's timestamp", OffsetTimestamp(base_ms + 7), 7, base_ms + 7),
+                                           ("max timestamp", OffsetSpec.MAX_TIMESTAMP, 19, base_ms + 19)]:
+        r = chk.run("admin list_partition_offsets(%s)" % label, with_admin, lambda a: a.list_partition_offsets({tp: spec}))
+        if r:
+            chk.check("list_partition_offsets(%s) = offset %d" % (label, want_off),
+                      r[tp].offset == want_off and (want_ts == -1 or r[tp].timestamp == want_ts), repr(r[tp]))
+
+    res = chk.run("admin delete_records(partition 3 before offset 8)", with_admin, lambda a: a.delete_records({tp: 8}))
+    if res:
+        chk.check("delete_records reports low watermark 8", res[tp]["low_watermark"] == 8, repr(res))
+    c = consumer()
+    try:
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        b = c.beginning_offsets([tp])[tp]
+        chk.check("beginning_offsets = 8 after delete_records", b == 8, repr(b))
+        got, deadline = [], time.time() + 20
+        while not got and time.time() < deadline:
+            got = [m for ms in c.poll(timeout_ms=500).values() for m in ms]
+        chk.check("a consumer from the beginning starts at offset 8",
+                  got and (got[0].offset, got[0].key) == (8, b"k8"), repr([(m.offset, m.key) for m in got[:2]]))
+    finally:
+        c.close()
+    err = None
+    try:
+        with_admin(lambda a: a.delete_records({tp: 21}))
+    except Exception as e:  # noqa: BLE001
+        err = e
+    chk.check("delete_records past the high watermark raises OffsetOutOfRangeError",
+              isinstance(err, OffsetOutOfRangeError), "got %r" % (err,))
 
 
 def main():
@@ -176,6 +277,7 @@ def main():
                       "got %r" % (err,))
         finally:
             c.close()
+    admin_extras()
 
 
 chk.guard(main)

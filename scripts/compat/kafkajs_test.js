@@ -10,6 +10,8 @@
 // Codecs: gzip built in; snappy = kafkajs-snappy; lz4 = kafkajs-lz4 (over the native `lz4` package:
 // the `lz4` package's published build/ holds macOS binaries, so run.sh runs `npm rebuild lz4`);
 // zstd = a small codec over @bokuweb/zstd-wasm.
+// Then the admin calls createPartitions, describeCluster, fetchTopicOffsets(ByTimestamp) and
+// deleteTopicRecords on a topic of their own, each checked by its effect (adminExtras).
 const path = require('path')
 const nm = path.join(__dirname, 'node_modules')
 const { Kafka, CompressionTypes, CompressionCodecs, Partitioners, logLevel } = require(path.join(nm, 'kafkajs'))
@@ -139,6 +141,96 @@ function verify (expected, got, t0, t1) {
   return byKey
 }
 
+// Fetches one partition from `offset` with the low-level broker API: the records, or the
+// partition's error code (kafkajs throws some partition errors, returns others).
+async function fetchFrom (kafka, name, partition, offset) {
+  const createCluster = kafka[Object.getOwnPropertySymbols(kafka).find(s => s.toString().includes('createCluster'))]
+  const cluster = createCluster({ allowAutoTopicCreation: false })
+  await cluster.connect()
+  try {
+    await cluster.addTargetTopic(name)
+    await cluster.refreshMetadata()
+    const [nodeId] = Object.keys(cluster.findLeaderForPartitions(name, [partition]))
+    const b = await cluster.findBroker({ nodeId })
+    let resp
+    try {
+      resp = await b.fetch({ replicaId: -1, isolationLevel: 1, maxWaitTime: 500, minBytes: 1, maxBytes: 1 << 20,
+        topics: [{ topic: name, partitions: [{ partition, fetchOffset: String(offset), maxBytes: 1 << 20 }] }] })
+    } catch (e) {
+      if (e.type) return { error: e.type }
+      throw e
+    }
+    const pr = resp.responses[0].partitions[0]
+    if (pr.errorCode !== 0) return { error: pr.errorCode }
+    return { messages: pr.messages.filter(m => BigInt(m.offset) >= BigInt(offset)) }
+  } finally {
+    await cluster.disconnect()
+  }
+}
+
+async function adminExtras (kafka) {
+  const name = `${topic}-admin`
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    if (await run(`admin CreateTopics(${name}, 2 partitions)`, () =>
+      admin.createTopics({ topics: [{ topic: name, numPartitions: 2 }], waitForLeaders: true })) === null) return
+    await run('admin createPartitions(2 -> 4)', () => admin.createPartitions({ topicPartitions: [{ topic: name, count: 4 }] }))
+    const md = await run('admin fetchTopicMetadata after createPartitions', () => admin.fetchTopicMetadata({ topics: [name] }))
+    if (md) {
+      const ids = md.topics[0].partitions.map(p => p.partitionId).sort()
+      check('metadata shows 4 partitions after createPartitions', str(ids) === '[0,1,2,3]', str(md))
+    }
+    const shrink = await admin.createPartitions({ topicPartitions: [{ topic: name, count: 3 }] }).then(() => null, e => e)
+    check('createPartitions(4 -> 3) fails with INVALID_PARTITIONS', shrink && shrink.type === 'INVALID_PARTITIONS', String(shrink))
+
+    const cl = await run('admin describeCluster', () => admin.describeCluster())
+    if (cl) {
+      const nodes = cl.brokers.map(b => [b.nodeId, `${b.host}:${b.port}`])
+      check('describeCluster: one broker at the bootstrap address, a cluster id, it is the controller',
+        nodes.length === 1 && nodes[0][1] === broker && cl.clusterId && cl.controller === nodes[0][0], str(cl))
+    }
+
+    // Twenty records in the new partition 3 with timestamps base + i, so every offset is known.
+    const base = Date.now() - 60000
+    const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false })
+    await producer.connect()
+    try {
+      await run('produce 20 records to the new partition', async () => {
+        const res = await producer.send({ topic: name, acks: -1, messages: [...Array(20).keys()].map(i =>
+          ({ partition: 3, key: `k${i}`, value: `v${i}`, timestamp: String(base + i) })) })
+        if (res.length !== 1 || res[0].partition !== 3 || res[0].baseOffset !== '0') throw new Error(str(res))
+      })
+    } finally {
+      await producer.disconnect()
+    }
+    const p3 = offs => offs && offs.find(o => o.partition === 3)
+    const offs = await run('admin fetchTopicOffsets', () => admin.fetchTopicOffsets(name))
+    if (offs) check('fetchTopicOffsets: partition 3 low 0 high 20', p3(offs).low === '0' && p3(offs).high === '20', str(offs))
+    const byTs = await run("admin fetchTopicOffsetsByTimestamp(the 8th record's timestamp)", () => admin.fetchTopicOffsetsByTimestamp(name, base + 7))
+    if (byTs) check("offsets by the 8th record's timestamp = 7", p3(byTs).offset === '7', str(byTs))
+
+    await run('admin deleteTopicRecords(partition 3 before offset 8)', () =>
+      admin.deleteTopicRecords({ topic: name, partitions: [{ partition: 3, offset: '8' }] }))
+    const after = await run('admin fetchTopicOffsets after deleteTopicRecords', () => admin.fetchTopicOffsets(name))
+    if (after) check('low watermark 8, high 20 after deleteTopicRecords', p3(after).low === '8' && p3(after).high === '20', str(after))
+    const gone = await run('fetch from offset 0 after deleteTopicRecords', () => fetchFrom(kafka, name, 3, 0))
+    if (gone) check('fetch below the low watermark gives OFFSET_OUT_OF_RANGE', gone.error === 'OFFSET_OUT_OF_RANGE' || gone.error === 1, str(gone))
+    const first = await run('fetch from the low watermark', () => fetchFrom(kafka, name, 3, 8))
+    if (first) {
+      const m = first.messages && first.messages[0]
+      check('reading from the low watermark starts at offset 8 (key k8)', m && m.offset === '8' && m.key.toString() === 'k8', str(first).slice(0, 300))
+    }
+    const beyond = await admin.deleteTopicRecords({ topic: name, partitions: [{ partition: 3, offset: '21' }] }).then(() => null, e => e)
+    // kafkajs's retrier wraps the KafkaJSDeleteTopicRecordsError; the per-partition errors are on its cause.
+    const cause = beyond && (beyond.partitions ? beyond : beyond.cause)
+    const types = cause && cause.partitions ? cause.partitions.map(p => p.error && p.error.type) : []
+    check('deleteTopicRecords past the high watermark fails with OFFSET_OUT_OF_RANGE', str(types) === '["OFFSET_OUT_OF_RANGE"]', String(beyond) + str(types))
+  } finally {
+    await admin.disconnect()
+  }
+}
+
 async function main () {
   const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: [broker], logLevel: logLevel.ERROR,
     retry: { retries: 3 }, requestTimeout: 30000 })
@@ -232,6 +324,7 @@ async function main () {
     await admin2.disconnect()
   }
   console.log(`kafkajs-window ${t0} ${t1}`)
+  await adminExtras(kafka)
   process.exit(failed ? 1 : 0)
 }
 

@@ -2,7 +2,9 @@
 # Compatibility suite with the other real clients: confluent-kafka (librdkafka 2.16), kafka-python
 # 3.0, aiokafka 0.14 and kafkajs 2.2. Each program creates a topic through the client's admin API,
 # produces keyed records with headers in every codec with acks=all, reads them back without a
-# consumer group and checks them, and checks ListOffsets; see the programs' headers.
+# consumer group and checks them, and checks ListOffsets; confluent-kafka, kafka-python and kafkajs
+# then check admin calls by their effect (CreatePartitions, DeleteRecords, describe cluster/topics,
+# DescribeLogDirs, offsets by timestamp); see the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.
