@@ -2,6 +2,8 @@
 //! frames, seeded-random and mutated frames, a 2 GiB length prefix and 8-byte huge-count bodies
 //! for every served API and version. The broker must stay up, its peak resident memory must stay
 //! within what its configured limits allow, and a real produce + fetch must work afterwards.
+//! Also the memory targets: at most 30 MiB resident at idle, 200 MiB with 1,000
+//! partitions holding data.
 
 use bytes::Bytes;
 use sluice_protocol::frame::{decode_response, encode_request};
@@ -516,4 +518,92 @@ fn hostile_clients_leave_the_broker_up_with_bounded_memory() {
         peak_kib <= baseline_kib + RSS_GROWTH_KIB_MAX,
         "peak RSS {peak_kib} KiB exceeds baseline {baseline_kib} KiB + {RSS_GROWTH_KIB_MAX} KiB"
     );
+}
+
+/// The targets for resident memory, in KiB.
+const IDLE_RSS_KIB_MAX: u64 = 30 * 1024;
+const THOUSAND_PARTITIONS_RSS_KIB_MAX: u64 = 200 * 1024;
+
+#[test]
+fn resident_memory_meets_the_targets_at_idle_and_with_1000_partitions() {
+    const TOPICS: usize = 100;
+    const PARTITIONS: i32 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, addr) = start(dir.path());
+    assert!(send_then_probe(&addr, &[]).1);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_kib = broker.status_kib("VmRSS");
+    assert!(idle_kib <= IDLE_RSS_KIB_MAX, "idle RSS {idle_kib} KiB");
+
+    let mut s = connect(&addr);
+    let names: Vec<String> = (0..TOPICS).map(|t| format!("many-{t}")).collect();
+    let create = RequestBody::CreateTopics(CreateTopicsRequest {
+        topics: names
+            .iter()
+            .map(|name| CreatableTopic {
+                name: name.as_str().into(),
+                num_partitions: PARTITIONS,
+                replication_factor: 1,
+                ..Default::default()
+            })
+            .collect(),
+        timeout_ms: 30_000,
+        ..Default::default()
+    });
+    let ResponseBody::CreateTopics(r) = call(&mut s, 19, 7, create) else {
+        panic!()
+    };
+    assert!(r.topics.iter().all(|t| t.error_code == 0));
+    // One record in every partition, so every partition log is open with a segment on disk.
+    let mut b = BatchBuilder::new(0);
+    b.append(&NewRecord::new(
+        1_900_000_000_000,
+        None,
+        Some(Bytes::from(vec![b'x'; 100])),
+    ))
+    .unwrap();
+    let records = b.build().unwrap().into_bytes();
+    for chunk in names.chunks(10) {
+        let produce = RequestBody::Produce(ProduceRequest {
+            acks: 1,
+            timeout_ms: 10_000,
+            topic_data: chunk
+                .iter()
+                .map(|name| TopicProduceData {
+                    name: name.as_str().into(),
+                    partition_data: (0..PARTITIONS)
+                        .map(|index| PartitionProduceData {
+                            index,
+                            records: Some(records.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+        let ResponseBody::Produce(r) = call(&mut s, 0, 9, produce) else {
+            panic!()
+        };
+        let errors: Vec<i16> = r
+            .responses
+            .iter()
+            .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code))
+            .collect();
+        assert_eq!(errors, vec![0; chunk.len() * PARTITIONS as usize]);
+    }
+    let opened = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("many-"))
+        .count();
+    assert_eq!(opened, TOPICS * PARTITIONS as usize);
+    std::thread::sleep(Duration::from_millis(300));
+    let loaded_kib = broker.status_kib("VmRSS");
+    eprintln!("RSS idle {idle_kib} KiB; with {opened} partitions {loaded_kib} KiB");
+    assert!(
+        loaded_kib <= THOUSAND_PARTITIONS_RSS_KIB_MAX,
+        "RSS with 1,000 partitions {loaded_kib} KiB"
+    );
+    broker.assert_alive("with 1,000 partitions");
 }
