@@ -13,7 +13,8 @@ use sluice_protocol::records::TimestampType;
 use sluice_storage::{CleanupPolicy, LogConfig, PartitionLog, StorageError, SyncHandle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::sync::watch;
 
 /// One open partition.
@@ -44,14 +45,29 @@ impl Partition {
     }
 }
 
+/// A partition's place in [`Logs`]: present from the first lookup, filled once its log is open.
+/// Opening (recovery can read a whole segment) happens under this slot's own lock, so lookups of
+/// other partitions never wait for it.
+#[derive(Default)]
+struct Slot {
+    /// Held while the log opens, so concurrent first users of one partition open it once.
+    opening: Mutex<()>,
+    /// The open partition; set once, read without any lock.
+    open: OnceLock<Arc<Partition>>,
+    /// Set when the topic was deleted, so an open still waiting on `opening` does not recreate
+    /// the directory that was just removed.
+    removed: AtomicBool,
+}
+
 /// Every partition log of the broker.
 pub struct Logs {
     /// The data directory (`log.dirs`).
     dir: PathBuf,
     /// Defaults for every log, before topic overrides.
     defaults: LogConfig,
-    /// Open partitions by topic id and index.
-    open: Mutex<HashMap<(Uuid, i32), Arc<Partition>>>,
+    /// Partitions by topic id and index, open or opening. The map lock is held only to find or
+    /// insert a slot, never across I/O.
+    open: Mutex<HashMap<(Uuid, i32), Arc<Slot>>>,
     /// Bumped after every append, so waiting fetches re-check.
     appended: watch::Sender<u64>,
 }
@@ -116,16 +132,24 @@ impl Logs {
         }
     }
 
-    /// The open partition, opening (and recovering, or creating) its log on first use.
+    /// The open partition, opening (and recovering, or creating) its log on first use. Only
+    /// callers of the same partition wait while it opens.
     pub fn partition(
         &self,
         topic: &TopicImage,
         partition: i32,
         overrides: Option<&std::collections::BTreeMap<String, String>>,
     ) -> Result<Arc<Partition>, StorageError> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = open.get(&(topic.topic_id, partition)) {
+        let slot = self.slot(topic.topic_id, partition);
+        if let Some(p) = slot.open.get() {
             return Ok(p.clone());
+        }
+        let _opening = slot.opening.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.open.get() {
+            return Ok(p.clone()); // another caller opened it while this one waited
+        }
+        if slot.removed.load(Ordering::Acquire) {
+            return Err(StorageError::Failed(format!("{}-{partition} was deleted", topic.name)));
         }
         let dir = self.dir.join(format!("{}-{partition}", topic.name));
         let log = PartitionLog::open(&dir, topic_log_config(&self.defaults, overrides))?;
@@ -136,15 +160,31 @@ impl Logs {
             log: RwLock::new(log),
             producers: Mutex::new(producers),
         });
-        open.insert((topic.topic_id, partition), p.clone());
-        Ok(p)
+        Ok(slot.open.get_or_init(|| p).clone())
+    }
+
+    /// The slot of a partition, created empty on first lookup.
+    fn slot(&self, topic_id: Uuid, partition: i32) -> Arc<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.entry((topic_id, partition)).or_default().clone()
     }
 
     /// Closes and deletes a deleted topic's partition logs.
     pub fn remove_topic(&self, topic: &TopicImage) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let slots: Vec<Arc<Slot>> = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            topic
+                .partitions
+                .keys()
+                .filter_map(|partition| open.remove(&(topic.topic_id, *partition)))
+                .collect()
+        };
+        for slot in &slots {
+            slot.removed.store(true, Ordering::Release);
+            // Wait for an open in progress, so the directory is not deleted under it.
+            drop(slot.opening.lock().unwrap_or_else(|p| p.into_inner()));
+        }
         for partition in topic.partitions.keys() {
-            open.remove(&(topic.topic_id, *partition));
             let dir = self.dir.join(format!("{}-{partition}", topic.name));
             if let Err(e) = std::fs::remove_dir_all(&dir) {
                 if e.kind() != std::io::ErrorKind::NotFound {
@@ -160,10 +200,16 @@ impl Logs {
         topic: &TopicImage,
         overrides: Option<&std::collections::BTreeMap<String, String>>,
     ) {
-        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let config = topic_log_config(&self.defaults, overrides);
         for partition in topic.partitions.keys() {
-            if let Some(p) = open.get(&(topic.topic_id, *partition)) {
+            let slot = self
+                .open
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&(topic.topic_id, *partition))
+                .cloned();
+            // A partition still opening reads the new overrides from the image when it opens.
+            if let Some(p) = slot.as_ref().and_then(|s| s.open.get()) {
                 if let Err(e) = p.write().set_config(config.clone()) {
                     tracing::warn!(topic = %topic.name, partition, error = %e, "could not apply new topic configs");
                 }
@@ -176,13 +222,13 @@ impl Logs {
         &self.dir
     }
 
-    /// Every partition opened so far.
+    /// Every partition opened so far (not those still opening).
     pub fn open_partitions(&self) -> Vec<Arc<Partition>> {
         self.open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .cloned()
+            .filter_map(|s| s.open.get().cloned())
             .collect()
     }
 
@@ -198,8 +244,22 @@ impl Logs {
 
     /// Flushes and closes every open log (clean shutdown).
     pub fn close_all(&self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, p) in open.drain() {
+        let slots: Vec<Arc<Slot>> = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for slot in slots {
+            // Wait for an open in progress, then take the partition out of its slot.
+            drop(slot.opening.lock().unwrap_or_else(|p| p.into_inner()));
+            let Some(p) = (match Arc::try_unwrap(slot) {
+                Ok(slot) => slot.open.into_inner(),
+                Err(slot) => slot.open.get().cloned(),
+            }) else {
+                continue;
+            };
             // Closing writes the clean-shutdown marker, so the next start skips recovery. A log
             // still shared (a request finishing late) is only flushed.
             let result = match Arc::try_unwrap(p) {
@@ -219,4 +279,105 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_metadata::PartitionImage;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn topic() -> TopicImage {
+        TopicImage {
+            name: "t".into(),
+            topic_id: Uuid([7; 16]),
+            partitions: (0..2)
+                .map(|i| {
+                    let image = PartitionImage {
+                        replicas: vec![1],
+                        isr: vec![1],
+                        leader: 1,
+                        leader_epoch: 0,
+                        partition_epoch: 0,
+                    };
+                    (i, image)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_partition_that_is_opening_does_not_block_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Arc::new(Logs::new(dir.path(), LogConfig::default()));
+        let topic = topic();
+        // Stand in for a long recovery of partition 0: hold its slot's opening lock.
+        let slot = logs.slot(topic.topic_id, 0);
+        let opening = slot.opening.lock().unwrap();
+        let (done_tx, done_rx) = mpsc::channel();
+        let waiter = {
+            let (logs, topic) = (logs.clone(), topic.clone());
+            std::thread::spawn(move || {
+                let p = logs.partition(&topic, 0, None).unwrap();
+                done_tx.send(()).unwrap();
+                p
+            })
+        };
+        // Partition 1 opens while partition 0 is still "recovering".
+        let one = logs.partition(&topic, 1, None).unwrap();
+        assert_eq!(one.read().log_end_offset(), 0);
+        assert!(
+            done_rx.recv_timeout(Duration::from_millis(100)).is_err(),
+            "partition 0 must wait for its own open"
+        );
+        assert_eq!(
+            logs.open_partitions().len(),
+            1,
+            "an opening partition is not listed as open"
+        );
+        drop(opening);
+        let zero = waiter.join().unwrap();
+        // Later lookups get the same partition, opened once.
+        assert!(Arc::ptr_eq(&zero, &logs.partition(&topic, 0, None).unwrap()));
+        assert_eq!(logs.open_partitions().len(), 2);
+        logs.close_all();
+        assert!(logs.open_partitions().is_empty());
+    }
+
+    #[test]
+    fn an_open_waiting_when_its_topic_is_deleted_fails_instead_of_recreating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Arc::new(Logs::new(dir.path(), LogConfig::default()));
+        let topic = topic();
+        logs.partition(&topic, 0, None).unwrap();
+        assert!(dir.path().join("t-0").is_dir());
+        // Partition 1 is "opening" (its lock held here) while a request waits to open it too.
+        let slot = logs.slot(topic.topic_id, 1);
+        let opening = slot.opening.lock().unwrap();
+        let waiter = {
+            let (logs, topic) = (logs.clone(), topic.clone());
+            std::thread::spawn(move || logs.partition(&topic, 1, None).map(|_| ()))
+        };
+        // The map, this test and the waiter hold the slot: the waiter has looked it up.
+        while Arc::strong_count(&slot) < 3 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let remover = {
+            let (logs, topic) = (logs.clone(), topic.clone());
+            std::thread::spawn(move || logs.remove_topic(&topic))
+        };
+        while !slot.removed.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(opening);
+        remover.join().unwrap();
+        assert!(waiter.join().unwrap().is_err(), "the waiting open fails");
+        assert!(!dir.path().join("t-0").exists());
+        assert!(
+            !dir.path().join("t-1").exists(),
+            "the deleted partition is not recreated"
+        );
+        assert!(logs.open_partitions().is_empty());
+    }
 }

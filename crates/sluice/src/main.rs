@@ -62,7 +62,35 @@ fn bind_address(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("listener host {host} has no address"))
 }
 
+/// Raises the soft open-files limit to the hard one, as the JVM does for Kafka (`MaxFDLimit`):
+/// every connection and every open segment takes a descriptor, and the common soft default of
+/// 1,024 would refuse connections far below `max.connections`.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed by pointer.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max && {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0
+        }
+    };
+    if raised {
+        info!(
+            from = limit.rlim_cur,
+            to = limit.rlim_max,
+            "raised the open-files limit"
+        );
+    }
+}
+
 fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> {
+    raise_open_files_limit();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = sluice_config::load(config.as_deref(), &env, &overrides).map_err(|e| e.to_string())?;
     for warning in &loaded.warnings {
