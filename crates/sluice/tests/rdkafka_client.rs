@@ -2,7 +2,9 @@
 //! acks=all producer writes keyed records with headers in every codec, a consumer without a group
 //! (manual assign) reads them back, and the admin client creates, describes, alters, grows, trims
 //! and deletes topics; one producer keeps going across SIGTERM and SIGKILL restarts, also with
-//! batches in flight. Each test starts its own broker on an ephemeral loopback port (restarts reuse
+//! batches in flight. Consumer groups of three with each of librdkafka's assignors share the
+//! partitions, commit after processing, and resume from their commits after a broker restart.
+//! Each test starts its own broker on an ephemeral loopback port (restarts reuse
 //! it).
 
 use rdkafka::admin::{
@@ -10,7 +12,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -43,7 +45,16 @@ impl Broker {
     /// Starts `sluice serve` listening on `listen` (`host:port`).
     fn start_on(data: &Path, listen: &str) -> Broker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["serve", "-o", "num.partitions=3", "-o"])
+            // A short initial rebalance delay keeps group tests quick; it does not change what
+            // the group decides.
+            .args([
+                "serve",
+                "-o",
+                "num.partitions=3",
+                "-o",
+                "group.initial.rebalance.delay.ms=300",
+                "-o",
+            ])
             .arg(format!("listeners=PLAINTEXT://{listen}"))
             .arg("-o")
             .arg(format!("log.dirs={}", data.display()))
@@ -75,16 +86,27 @@ impl Broker {
         panic!("sluice did not report ready; last line: {line}");
     }
 
+    /// Stops the broker with SIGTERM (asserting a clean exit), leaving this value to be replaced.
+    fn stop_in_place(&mut self) {
+        stop_child(&mut self.child);
+    }
+
     /// Stops the broker with SIGTERM and asserts that it exits cleanly.
     fn stop(mut self) {
+        stop_child(&mut self.child);
+    }
+}
+
+fn stop_child(child: &mut Child) {
+    {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Some(status) = child.try_wait().expect("try_wait") {
                 assert!(status.success(), "sluice exited with {status} on SIGTERM");
                 return;
             }
@@ -786,4 +808,139 @@ async fn sigkill_with_batches_in_flight_loses_and_duplicates_nothing() {
     }
     drop(p);
     broker.stop();
+}
+
+/// A group member with `assignor`, committing manually after processing.
+fn group_member(addr: &str, group: &str, assignor: &str) -> BaseConsumer {
+    config(addr)
+        .set("group.id", group)
+        .set("partition.assignment.strategy", assignor)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "300")
+        .create()
+        .expect("group consumer")
+}
+
+/// Polls every member once; each record is counted and committed right after "processing".
+fn poll_members(members: &[&BaseConsumer], seen: &mut BTreeMap<(i32, i64), u32>) {
+    for m in members {
+        match m.poll(Duration::from_millis(50)) {
+            Some(Ok(msg)) => {
+                *seen.entry((msg.partition(), msg.offset())).or_default() += 1;
+                m.commit_message(&msg, CommitMode::Sync)
+                    .expect("commit after processing succeeds");
+            }
+            Some(Err(e)) => panic!("consumer error: {e}"),
+            None => {}
+        }
+    }
+}
+
+async fn produce_plain(addr: &str, topic: &str, from: usize, to: usize) {
+    let p = producer(addr, "none");
+    for i in from..to {
+        let key = format!("k{i}");
+        let value = format!("v{i}");
+        p.send(FutureRecord::to(topic).key(&key).payload(&value), TIMEOUT)
+            .await
+            .expect("delivered");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_of_three_share_partitions_with_each_assignor_and_resume_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(data.path());
+    for assignor in ["range", "roundrobin", "cooperative-sticky"] {
+        let topic = format!("grouped-{assignor}");
+        let group = format!("group-{assignor}");
+        create_topic(&broker.addr, &topic, 6).await;
+        produce_plain(&broker.addr, &topic, 0, 600).await;
+        let addr = broker.addr.clone();
+        let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+
+        // One member alone takes every partition.
+        let a = group_member(&addr, &group, assignor);
+        a.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < 100 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: a single member consumed {}",
+                seen.len()
+            );
+            poll_members(&[&a], &mut seen);
+        }
+        // Two more join: the group rebalances and all three share the rest.
+        let b = group_member(&addr, &group, assignor);
+        let c = group_member(&addr, &group, assignor);
+        b.subscribe(&[topic.as_str()]).unwrap();
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut assigned = [0usize; 3];
+        while seen.len() < 600 || assigned.iter().any(|n| *n == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: consumed {} of 600, assignments {assigned:?}",
+                seen.len()
+            );
+            poll_members(&[&a, &b, &c], &mut seen);
+            for (i, m) in [&a, &b, &c].iter().enumerate() {
+                assigned[i] = m.assignment().map(|l| l.count()).unwrap_or(0);
+            }
+        }
+        assert_eq!(
+            assigned.iter().sum::<usize>(),
+            6,
+            "{assignor}: every partition assigned once"
+        );
+        // One leaves gracefully; the others take over its partitions and the new records.
+        drop(b);
+        produce_plain(&addr, &topic, 600, 660).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while seen.len() < 660 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: after a leave consumed {}",
+                seen.len()
+            );
+            poll_members(&[&a, &c], &mut seen);
+        }
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "{assignor}: processed twice across graceful rebalances: {twice:?}"
+        );
+        drop(a);
+        drop(c);
+    }
+
+    // Restart: the commits come back, so a new member of each group resumes exactly after them.
+    broker.stop_in_place();
+    broker = Broker::start(data.path());
+    for assignor in ["range", "roundrobin", "cooperative-sticky"] {
+        let topic = format!("grouped-{assignor}");
+        let group = format!("group-{assignor}");
+        produce_plain(&broker.addr, &topic, 660, 670).await;
+        let m = group_member(&broker.addr, &group, assignor);
+        m.subscribe(&[topic.as_str()]).unwrap();
+        let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < 10 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: after restart consumed {}",
+                seen.len()
+            );
+            poll_members(&[&m], &mut seen);
+        }
+        // Nothing before the commits is read again.
+        let extra = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < extra {
+            poll_members(&[&m], &mut seen);
+        }
+        assert_eq!(seen.len(), 10, "{assignor}: only the 10 new records after the restart");
+    }
 }
