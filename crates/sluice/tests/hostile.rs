@@ -241,7 +241,7 @@ fn raw_frame(key: i16, version: i16, correlation_id: i32, body: &[u8]) -> Vec<u8
 /// Real requests to mutate: they get past the header, so flipped bytes reach the body decoders.
 fn valid_requests() -> Vec<Vec<u8>> {
     let mut b = BatchBuilder::new(0);
-    b.append(&NewRecord::new(1_900_000_000_000, None, Some(Bytes::from_static(b"v"))))
+    b.append(&NewRecord::new(now_ms(), None, Some(Bytes::from_static(b"v"))))
         .unwrap();
     let produce = RequestBody::Produce(ProduceRequest {
         acks: 1,
@@ -338,12 +338,8 @@ fn produce_and_fetch(addr: &str) {
     assert_eq!(r.topics[0].error_code, 0);
     let mut b = BatchBuilder::new(0);
     for i in 0..10 {
-        b.append(&NewRecord::new(
-            1_900_000_000_000,
-            None,
-            Some(Bytes::from(format!("value-{i}"))),
-        ))
-        .unwrap();
+        b.append(&NewRecord::new(now_ms(), None, Some(Bytes::from(format!("value-{i}")))))
+            .unwrap();
     }
     let produce = RequestBody::Produce(ProduceRequest {
         acks: -1,
@@ -557,12 +553,8 @@ fn resident_memory_meets_the_targets_at_idle_and_with_1000_partitions() {
     assert!(r.topics.iter().all(|t| t.error_code == 0));
     // One record in every partition, so every partition log is open with a segment on disk.
     let mut b = BatchBuilder::new(0);
-    b.append(&NewRecord::new(
-        1_900_000_000_000,
-        None,
-        Some(Bytes::from(vec![b'x'; 100])),
-    ))
-    .unwrap();
+    b.append(&NewRecord::new(now_ms(), None, Some(Bytes::from(vec![b'x'; 100]))))
+        .unwrap();
     let records = b.build().unwrap().into_bytes();
     for chunk in names.chunks(10) {
         let produce = RequestBody::Produce(ProduceRequest {
@@ -607,4 +599,13 @@ fn resident_memory_meets_the_targets_at_idle_and_with_1000_partitions() {
         "RSS with 1,000 partitions {loaded_kib} KiB"
     );
     broker.assert_alive("with 1,000 partitions");
+}
+
+/// The current time: Kafka (and Sluice) refuse CreateTime more than an hour ahead of the broker's
+/// clock (`message.timestamp.after.max.ms`), so records carry the real time.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
