@@ -823,14 +823,24 @@ fn group_member(addr: &str, group: &str, assignor: &str) -> BaseConsumer {
         .expect("group consumer")
 }
 
-/// Polls every member once; each record is counted and committed right after "processing".
+/// Records whose commit the broker refused because a rebalance overtook it.
+static REFUSED_COMMITS: std::sync::Mutex<Vec<(i32, i64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Polls every member once; each record is counted and committed right after "processing". A
+/// commit that a rebalance overtakes is refused with ILLEGAL_GENERATION or REBALANCE_IN_PROGRESS,
+/// on Kafka too; such a record may legitimately be delivered again, so it is remembered.
 fn poll_members(members: &[&BaseConsumer], seen: &mut BTreeMap<(i32, i64), u32>) {
     for m in members {
         match m.poll(Duration::from_millis(50)) {
             Some(Ok(msg)) => {
                 *seen.entry((msg.partition(), msg.offset())).or_default() += 1;
-                m.commit_message(&msg, CommitMode::Sync)
-                    .expect("commit after processing succeeds");
+                match m.commit_message(&msg, CommitMode::Sync) {
+                    Ok(()) => {}
+                    Err(KafkaError::ConsumerCommit(
+                        RDKafkaErrorCode::IllegalGeneration | RDKafkaErrorCode::RebalanceInProgress,
+                    )) => REFUSED_COMMITS.lock().unwrap().push((msg.partition(), msg.offset())),
+                    Err(e) => panic!("commit failed: {e}"),
+                }
             }
             Some(Err(e)) => panic!("consumer error: {e}"),
             None => {}
