@@ -188,7 +188,7 @@ impl Groups {
 
     /// Runs `event` against the coordinator, appends the records it produced, and returns
     /// what to wait on before replying. `event` returns its own direct result too.
-    pub fn run<T>(&self, broker: &Broker, event: impl FnOnce(&mut Coordinator, i64) -> (T, Effects)) -> Applied<T> {
+    pub fn run<T>(&self, event: impl FnOnce(&mut Coordinator, i64) -> (T, Effects)) -> Applied<T> {
         let mut inner = self.lock();
         let now = now_ms();
         let (value, fx) = event(&mut inner.coordinator, now);
@@ -197,7 +197,6 @@ impl Groups {
         // Any event may have scheduled an earlier deadline (a parked join with no initial
         // delay is due at once): let the timer task look again. A stored permit is cheap.
         self.wake.notify_one();
-        let _ = broker;
         Applied {
             value,
             replies: fx.replies,
@@ -245,7 +244,7 @@ impl Groups {
 
     /// The background task: fires timers when they are due and expires offsets periodically.
     /// Runs until the broker shuts down (the task is aborted).
-    pub async fn run_timers(self: Arc<Self>, broker: Arc<Broker>) {
+    pub async fn run_timers(self: Arc<Self>) {
         let mut next_expiry = now_ms() + self.retention_check_interval_ms;
         loop {
             let now = now_ms();
@@ -266,7 +265,7 @@ impl Groups {
             if expire {
                 next_expiry = now + self.retention_check_interval_ms;
             }
-            let applied = self.run(&broker, |c, now| {
+            let applied = self.run(|c, now| {
                 let mut fx = c.tick(now);
                 if expire {
                     let more = c.expire_offsets(now);

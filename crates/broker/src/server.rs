@@ -121,11 +121,10 @@ impl Server {
         tasks.spawn(crate::maintenance::run(broker.clone(), shutdown.subscribe()));
         {
             let groups = broker.groups.clone();
-            let broker = broker.clone();
             let mut stop = shutdown.subscribe();
             tasks.spawn(async move {
                 tokio::select! {
-                    _ = groups.run_timers(broker) => {}
+                    _ = groups.run_timers() => {}
                     _ = stop.changed() => {}
                 }
             });

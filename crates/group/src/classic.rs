@@ -271,7 +271,8 @@ impl ClassicGroup {
     /// Members in arrival order.
     pub fn members_in_order(&self) -> impl Iterator<Item = &ClassicMember> {
         let mut v: Vec<&ClassicMember> = self.members.values().collect();
-        v.sort_by_key(|m| (m.join_seq, m.member_id.clone()));
+        // `add` gives every member a distinct sequence number, so it alone orders them.
+        v.sort_by_key(|m| m.join_seq);
         v.into_iter()
     }
 

@@ -619,7 +619,7 @@ impl Coordinator {
             ClassicState::CompletingRebalance => {
                 if member.matches(&protocols) {
                     // The member lost its join response: resend the current generation's.
-                    let response = join_response(g, member_id, g.is_leader(member_id), false);
+                    let response = join_response(g, member_id, g.is_leader(member_id));
                     fx.join(reply, response);
                 } else {
                     self.update_member_then_rebalance(now_ms, req, protocols, reply, fx);
@@ -631,7 +631,7 @@ impl Coordinator {
                     // metadata changes (new partitions) that do not change its subscription.
                     self.update_member_then_rebalance(now_ms, req, protocols, reply, fx);
                 } else {
-                    let response = join_response(g, member_id, false, false);
+                    let response = join_response(g, member_id, false);
                     fx.join(reply, response);
                 }
             }
@@ -749,14 +749,14 @@ impl Coordinator {
                     let reply = g.take_join(new_id).expect("just parked");
                     let response = if version >= 9 {
                         let is_leader = g.is_leader(new_id);
-                        let mut r = join_response(g, new_id, is_leader, is_leader);
+                        let mut r = join_response(g, new_id, is_leader);
                         r.skip_assignment = is_leader;
                         r
                     } else {
                         // Before v9 the member cannot be told to skip assignment, so it is told
                         // the old leader id: it then acts as a follower and keeps the group's
                         // assignment as it is.
-                        let mut r = join_response(g, new_id, false, false);
+                        let mut r = join_response(g, new_id, false);
                         r.leader = current_leader.unwrap_or_default();
                         r
                     };
@@ -905,7 +905,7 @@ impl Coordinator {
         let mut sessions = Vec::with_capacity(ids.len());
         for id in &ids {
             let is_leader = g.is_leader(id);
-            let response = join_response(g, id, is_leader, false);
+            let response = join_response(g, id, is_leader);
             if let Some(reply) = g.take_join(id) {
                 fx.join(reply, response);
             }
@@ -1506,7 +1506,7 @@ fn inconsistent(requested: Option<&str>, group: Option<&str>) -> bool {
 }
 
 /// The join response for `member_id` in the current generation.
-fn join_response(g: &ClassicGroup, member_id: &str, with_members: bool, _skip: bool) -> JoinGroupResponse {
+fn join_response(g: &ClassicGroup, member_id: &str, with_members: bool) -> JoinGroupResponse {
     let protocol = g.protocol_name.clone();
     JoinGroupResponse {
         error_code: 0,

@@ -98,21 +98,19 @@ impl Broker {
 }
 
 fn stop_child(child: &mut Child) {
-    {
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                assert!(status.success(), "sluice exited with {status} on SIGTERM");
-                return;
-            }
-            assert!(Instant::now() < deadline, "sluice did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(status.success(), "sluice exited with {status} on SIGTERM");
+            return;
         }
+        assert!(Instant::now() < deadline, "sluice did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -26,7 +26,7 @@ pub fn handle(broker: &Arc<Broker>, req: DeleteGroupsRequest) -> Output {
         }));
     }
     let names = req.groups_names;
-    let applied = broker.groups.run(broker, |c, _| {
+    let applied = broker.groups.run(|c, _| {
         let mut fx = sluice_group::Effects::default();
         let mut codes = Vec::with_capacity(names.len());
         for g in &names {

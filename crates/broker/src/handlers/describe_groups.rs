@@ -27,7 +27,7 @@ pub fn handle(broker: &Broker, header: &RequestHeader, req: &DescribeGroupsReque
             ..Default::default()
         };
     }
-    let applied = broker.groups.run(broker, |c, _| {
+    let applied = broker.groups.run(|c, _| {
         let described: Vec<DescribedGroup> = req.groups.iter().map(|g| c.describe_group(g, version)).collect();
         (described, Default::default())
     });

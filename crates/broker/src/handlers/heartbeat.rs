@@ -1,7 +1,6 @@
 //! Heartbeat (key 12): a classic member says it is alive and learns of rebalances.
 
 use crate::context::Broker;
-use crate::logs::now_ms;
 use sluice_protocol::generated::{HeartbeatRequest, HeartbeatResponse};
 
 pub const API_KEY: i16 = 12;
@@ -12,9 +11,9 @@ pub fn handle(broker: &Broker, req: &HeartbeatRequest) -> HeartbeatResponse {
     let code = match broker.groups.ensure_ready(broker) {
         Err(e) => e.code(),
         Ok(()) => {
-            let applied = broker.groups.run(broker, |c, _| {
+            let applied = broker.groups.run(|c, now| {
                 let code = c.heartbeat(
-                    now_ms(),
+                    now,
                     &req.group_id,
                     &req.member_id,
                     req.group_instance_id.as_deref(),

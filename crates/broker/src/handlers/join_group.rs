@@ -31,7 +31,7 @@ pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeade
     let client_id = header.client_id.clone().unwrap_or_default();
     let host = client_host(conn);
     let (reply, rx) = broker.groups.park();
-    let applied = broker.groups.run(broker, |c, now| {
+    let applied = broker.groups.run(|c, now| {
         let client = Client {
             client_id: &client_id,
             client_host: &host,

@@ -30,9 +30,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: LeaveGroupReque
     } else {
         vec![(req.member_id.clone(), None)]
     };
-    let applied = broker
-        .groups
-        .run(broker, |c, now| c.leave(now, &req.group_id, &members));
+    let applied = broker.groups.run(|c, now| c.leave(now, &req.group_id, &members));
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         let response = match broker.groups.finish(applied).await {

@@ -15,9 +15,9 @@ pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListGroupsRequest) 
             ..Default::default()
         };
     }
-    let applied = broker.groups.run(broker, |c, _| {
-        (c.list_groups(&req.states_filter, &req.types_filter), Default::default())
-    });
+    let applied = broker
+        .groups
+        .run(|c, _| (c.list_groups(&req.states_filter, &req.types_filter), Default::default()));
     let mut groups = applied.into_value();
     for g in &mut groups {
         if version < 4 {

@@ -95,9 +95,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: OffsetCommitReq
         },
         offsets,
     };
-    let applied = broker
-        .groups
-        .run(broker, |c, now| c.commit_offsets(now, version, &commit));
+    let applied = broker.groups.run(|c, now| c.commit_offsets(now, version, &commit));
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         match broker.groups.finish(applied).await {

@@ -51,7 +51,7 @@ pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
         }
     }
     let group_id = req.group_id.clone();
-    let applied = broker.groups.run(broker, |c, _| c.delete_offsets(&group_id, &known));
+    let applied = broker.groups.run(|c, _| c.delete_offsets(&group_id, &known));
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         let response = match broker.groups.finish(applied).await {

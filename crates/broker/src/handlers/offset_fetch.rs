@@ -27,7 +27,7 @@ fn fetch_group(
         Some(v) => (v.offset, v.leader_epoch, Some(v.metadata)),
         None => (-1, -1, Some(String::new())),
     };
-    let applied = broker.groups.run(broker, |c, _| {
+    let applied = broker.groups.run(|c, _| {
         let out = match &topics {
             Some(topics) => {
                 let wanted: Vec<(String, Vec<i32>)> =

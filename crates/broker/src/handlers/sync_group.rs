@@ -17,7 +17,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: SyncGroupReques
         return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(e.code()))));
     }
     let (reply, rx) = broker.groups.park();
-    let applied = broker.groups.run(broker, |c, now| ((), c.sync(now, &req, reply)));
+    let applied = broker.groups.run(|c, now| ((), c.sync(now, &req, reply)));
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         let groups = &broker.groups;
