@@ -296,6 +296,11 @@ impl ClassicGroup {
         self.pending_join.contains(member_id)
     }
 
+    /// Number of member ids handed out by MEMBER_ID_REQUIRED and not used yet.
+    pub fn pending_member_count(&self) -> usize {
+        self.pending_join.len()
+    }
+
     /// Records a member id handed out by MEMBER_ID_REQUIRED.
     pub fn add_pending_member(&mut self, member_id: String) {
         debug_assert!(!self.members.contains_key(&member_id));

@@ -569,7 +569,9 @@ impl Coordinator {
             // KIP-394: hand out the id and have the client rejoin with it, so a client that
             // retries a timed-out JoinGroup does not leave ghost members behind.
             let g = self.groups.get_mut(&req.group_id).expect("exists");
-            if g.classic.size() + g.classic.awaiting_join_count() >= self.config.max_size.saturating_mul(2) {
+            // Ids handed out but not used yet each hold a timer until their session timeout: at
+            // most group.max.size of them, since no more members could join anyway.
+            if g.classic.pending_member_count() >= self.config.max_size {
                 fx.join_error(reply, UNKNOWN_MEMBER_ID, ErrorCode::GroupMaxSizeReached);
                 return;
             }

@@ -544,3 +544,22 @@ fn list_groups_filters_by_state_and_type() {
     assert_eq!(listed.group_state, "Stable");
     assert_eq!(listed.protocol_type, "consumer");
 }
+
+#[test]
+fn member_ids_handed_out_but_never_used_are_bounded_by_group_max_size() {
+    let mut h = Harness::new();
+    // max_size is 3: three first joins get ids; the fourth, before any id is used, is refused.
+    for _ in 0..3 {
+        let j = h.join(5, Harness::join_req("", None, &[("range", b"r")]));
+        assert_eq!(h.join_reply(j).unwrap().error_code, ErrorCode::MemberIdRequired.code());
+    }
+    let j = h.join(5, Harness::join_req("", None, &[("range", b"r")]));
+    assert_eq!(
+        h.join_reply(j).unwrap().error_code,
+        ErrorCode::GroupMaxSizeReached.code()
+    );
+    // Unused ids expire after the session timeout, and then new ones are handed out again.
+    h.advance(i64::from(SESSION_MS));
+    let j = h.join(5, Harness::join_req("", None, &[("range", b"r")]));
+    assert_eq!(h.join_reply(j).unwrap().error_code, ErrorCode::MemberIdRequired.code());
+}
