@@ -228,6 +228,70 @@ def config_checks():
               code == KafkaError.UNKNOWN_TOPIC_OR_PART, "got %r" % (code,))
 
 
+def group_consume(topic, group, want):
+    """A group member reads `want` records, committing after each; returns their (partition, offset)."""
+    c = Consumer({**base, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "session.timeout.ms": 6000})
+    got = []
+    try:
+        c.subscribe([topic])
+        deadline = time.time() + 40
+        while len(got) < want and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            got.append((m.partition(), m.offset()))
+            c.commit(message=m, asynchronous=False)
+    finally:
+        c.close()
+    return got
+
+
+def group_checks():
+    """Classic consumer groups: commits survive the member, a second member resumes after them, and
+    the admin calls (ListGroups, DescribeGroups, OffsetFetch, DeleteGroups) see the group."""
+    from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
+    topic = "compat-ck-group-%d" % common.now_ms()
+    group = topic + "-g"
+    admin_create(topic, 3)
+    p = Producer(base)
+    for i in range(60):
+        p.produce(topic, key=b"k%d" % i, value=b"v%d" % i, partition=i % 3)
+    chk.check("produce 60 records for the group", p.flush(15) == 0)
+    first = group_consume(topic, group, 30)
+    chk.check("a group member reads and commits 30 records", len(first) == 30, repr(len(first)))
+    a = AdminClient(base)
+    try:
+        listed = a.list_consumer_groups(request_timeout=10).result(15)
+        mine = [g for g in listed.valid if g.group_id == group]
+        chk.check("list_consumer_groups shows the group, Empty after its member left",
+                  len(mine) == 1 and mine[0].state == ConsumerGroupState.EMPTY,
+                  repr([(g.group_id, g.state) for g in mine]))
+        desc = a.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+        chk.check("describe_consumer_groups: Empty, no members", desc.state == ConsumerGroupState.EMPTY and
+                  not desc.members, "%r %r" % (desc.state, desc.members))
+        offs = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(15)
+        committed = {tp.partition: tp.offset for tp in offs.topic_partitions if tp.topic == topic}
+        want = {}
+        for part, off in first:
+            want[part] = max(want.get(part, 0), off + 1)
+        chk.check("list_consumer_group_offsets returns the commits", committed == want,
+                  "got %r, want %r" % (committed, want))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("group admin calls", "%s: %s" % (type(e).__name__, e))
+    second = group_consume(topic, group, 30)
+    chk.check("a second member resumes after the commits: the other 30 records, none again",
+              len(second) == 30 and not set(first) & set(second), "%d read, %d again" %
+              (len(second), len(set(first) & set(second))))
+    try:
+        a.delete_consumer_groups([group], request_timeout=10)[group].result(15)
+        listed = a.list_consumer_groups(request_timeout=10).result(15)
+        chk.check("delete_consumer_groups removes the group",
+                  all(g.group_id != group for g in listed.valid))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("delete_consumer_groups", "%s: %s" % (type(e).__name__, e))
+
+
 def verify_only(topic, client, t0, t1):
     expected = common.full_plan(client)
     if client == "kafkajs":
@@ -323,6 +387,7 @@ def main():
             c.close()
     admin_extras()
     config_checks()
+    group_checks()
     chk.exit()
 
 
