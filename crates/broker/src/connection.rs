@@ -17,9 +17,11 @@
 
 use crate::context::Broker;
 use crate::handlers::{self, Output};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::{FuturesOrdered, StreamExt};
-use sluice_protocol::frame::{decode_request_header, encode_response, peek_api_key_and_version, peek_correlation_id};
+use sluice_protocol::frame::{
+    GatheredFrame, decode_request_header, encode_response_gathered, peek_api_key_and_version, peek_correlation_id,
+};
 use sluice_protocol::generated::{RequestBody, ResponseBody};
 use sluice_protocol::registry::API_KEY_API_VERSIONS;
 use std::future::Future;
@@ -57,7 +59,19 @@ pub struct ConnectionInfo {
 const FRAME_DUMP_BYTES_MAX: usize = 512;
 
 /// A response being produced: resolves to the encoded frame, or `None` for no response.
-type PendingResponse = Pin<Box<dyn Future<Output = Option<BytesMut>> + Send>>;
+type PendingResponse = Pin<Box<dyn Future<Output = Option<GatheredFrame>> + Send>>;
+
+/// Byte strings (Fetch `records`) at least this long are written from the buffer they were read
+/// into rather than copied into the response: copying costs more than one more write segment.
+const GATHER_MIN_BYTES: usize = 16 << 10;
+
+/// Most segments handed to one vectored write (Linux accepts 1,024).
+const WRITE_SEGMENTS_MAX: usize = 64;
+
+/// Encodes a response frame for the writer.
+fn encode(correlation_id: i32, body: &ResponseBody, version: i16) -> Result<GatheredFrame, String> {
+    encode_response_gathered(correlation_id, body, version, GATHER_MIN_BYTES).map_err(|e| e.to_string())
+}
 
 /// Why a connection ended; every variant is logged.
 #[derive(Debug, thiserror::Error)]
@@ -164,8 +178,7 @@ fn handle_frame(
             {
                 debug!(version, "ApiVersions in an unsupported version");
                 let body = handlers::api_versions::unsupported_version_response();
-                let encoded =
-                    encode_response(correlation_id, &body, 0).map_err(|e| ConnectionError::Encode(e.to_string()))?;
+                let encoded = encode(correlation_id, &body, 0).map_err(ConnectionError::Encode)?;
                 return Ok(Some(Box::pin(async move { Some(encoded) })));
             }
             return Err(ConnectionError::Malformed(e.to_string()));
@@ -175,8 +188,7 @@ fn handle_frame(
     if !handlers::serves(api.key, version) {
         if api.key == API_KEY_API_VERSIONS {
             let body = handlers::api_versions::unsupported_version_response();
-            let encoded =
-                encode_response(header.correlation_id, &body, 0).map_err(|e| ConnectionError::Encode(e.to_string()))?;
+            let encoded = encode(header.correlation_id, &body, 0).map_err(ConnectionError::Encode)?;
             return Ok(Some(Box::pin(async move { Some(encoded) })));
         }
         return Err(ConnectionError::Malformed(format!(
@@ -195,7 +207,7 @@ fn handle_frame(
     }
     let correlation_id = header.correlation_id;
     let output = handlers::dispatch(broker, info, &header, body);
-    let encode = move |body: ResponseBody| encode_response(correlation_id, &body, version).map_err(|e| e.to_string());
+    let encode = move |body: ResponseBody| encode(correlation_id, &body, version);
     Ok(match output {
         Output::NoResponse => None,
         Output::Respond(body) => {
@@ -224,8 +236,7 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pend
             biased;
             Some(done) = pending.next(), if !pending.is_empty() => {
                 if let Some(frame) = done {
-                    let frame: BytesMut = frame;
-                    if writer.write_all(&frame).await.is_err() {
+                    if write_frame(&mut writer, frame).await.is_err() {
                         return;
                     }
                 }
@@ -238,4 +249,33 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pend
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// Writes a frame's parts in order with vectored writes, so records go from the buffer they were
+/// read into straight to the socket.
+async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame) -> std::io::Result<()> {
+    let mut parts: std::collections::VecDeque<Bytes> = frame.parts.into_iter().filter(|p| !p.is_empty()).collect();
+    while !parts.is_empty() {
+        let slices: Vec<std::io::IoSlice<'_>> = parts
+            .iter()
+            .take(WRITE_SEGMENTS_MAX)
+            .map(|p| std::io::IoSlice::new(p))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        drop(slices);
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let Some(first) = parts.front_mut() else { break };
+            if written >= first.len() {
+                written -= first.len();
+                parts.pop_front();
+            } else {
+                first.advance(written);
+                written = 0;
+            }
+        }
+    }
+    Ok(())
 }

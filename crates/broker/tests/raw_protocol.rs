@@ -1226,3 +1226,120 @@ mod fetch_limits {
         server.shutdown().await;
     }
 }
+
+mod large_fetches {
+    use super::*;
+    use sluice_protocol::generated::create_topics_request::CreatableTopic;
+    use sluice_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+    use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+    use sluice_protocol::generated::{CreateTopicsRequest, FetchRequest, ProduceRequest};
+    use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
+
+    /// Responses whose records are written from the read buffers (large enough to be gathered,
+    /// mixed with small ones that are copied) arrive whole and in order, in every version, even
+    /// when several are pipelined on one connection.
+    #[tokio::test]
+    async fn large_pipelined_fetches_return_what_was_produced_in_every_version() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "wide".into(),
+                num_partitions: 3,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        let (_, body) = call(&mut s, 19, 7, 1, create).await;
+        let ResponseBody::CreateTopics(created) = body else {
+            panic!()
+        };
+        let topic_id = created.topics[0].topic_id;
+        // Partition 0: 200 KB over 20 batches; partition 1: one small batch; partition 2: empty.
+        // The values produced to each partition, in order.
+        let mut stored: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 3];
+        let sizes: Vec<(i32, usize)> = (0..20).map(|i| (0, 10_000 + i)).chain([(1, 100)]).collect();
+        for (n, (partition, size)) in sizes.into_iter().enumerate() {
+            let mut b = BatchBuilder::new(0);
+            let value: Vec<u8> = (0..size).map(|i| (i * 31 + n) as u8).collect();
+            b.append(&NewRecord::new(1_700_000_000_000, None, Some(Bytes::from(value))))
+                .unwrap();
+            let body = RequestBody::Produce(ProduceRequest {
+                acks: 1,
+                timeout_ms: 5000,
+                topic_data: vec![TopicProduceData {
+                    name: "wide".into(),
+                    partition_data: vec![PartitionProduceData {
+                        index: partition,
+                        records: Some(b.build().unwrap().into_bytes()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            let (_, body) = call(&mut s, 0, 9, 2, body).await;
+            let ResponseBody::Produce(r) = body else { panic!() };
+            assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+            stored[partition as usize].push((0..size).map(|i| (i * 31 + n) as u8).collect());
+        }
+        let fetch = |version: i16| {
+            RequestBody::Fetch(FetchRequest {
+                max_wait_ms: 0,
+                min_bytes: 1,
+                max_bytes: i32::MAX,
+                topics: vec![FetchTopic {
+                    topic: if version < 13 { "wide".into() } else { String::new() },
+                    topic_id: if version < 13 { Default::default() } else { topic_id },
+                    partitions: (0..3)
+                        .map(|partition| FetchPartition {
+                            partition,
+                            fetch_offset: 0,
+                            partition_max_bytes: 1 << 20,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        };
+        for version in 4..=18i16 {
+            // Three requests written before any response is read.
+            let mut out = Vec::new();
+            for k in 0..3 {
+                out.extend(request(1, version, 1000 * i32::from(version) + k, fetch(version)));
+            }
+            s.write_all(&out).await.unwrap();
+            for k in 0..3 {
+                let frame = read_frame(&mut s).await.expect("a response");
+                let (header, body) = decode_response(frame, 1, version).expect("response decodes");
+                assert_eq!(header.correlation_id, 1000 * i32::from(version) + k);
+                let ResponseBody::Fetch(r) = body else { panic!() };
+                let partitions = &r.responses[0].partitions;
+                assert_eq!(partitions.len(), 3, "v{version}");
+                for p in partitions {
+                    assert_eq!(p.error_code, 0, "v{version} partition {}", p.partition_index);
+                    let mut values = Vec::new();
+                    for batch in batches(p.records.clone().unwrap_or_default()) {
+                        let batch = batch.unwrap();
+                        batch.verify_crc().unwrap();
+                        for record in batch.records(1 << 20).unwrap() {
+                            values.push(record.unwrap().value.unwrap().to_vec());
+                        }
+                    }
+                    // Not assert_eq: a mismatch would print 200 KB of values.
+                    assert!(
+                        values == stored[p.partition_index as usize],
+                        "v{version} partition {}: {} values returned",
+                        p.partition_index,
+                        values.len()
+                    );
+                }
+            }
+        }
+        server.shutdown().await;
+    }
+}

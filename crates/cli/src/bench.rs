@@ -66,9 +66,11 @@ pub struct BenchArgs {
     /// Batch compression.
     #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
-    /// How long a batch waits for more records, in ms.
-    #[arg(long, default_value_t = 5)]
-    pub linger_ms: u64,
+    /// How long a batch waits for more records, in ms (default: 5 for produce, as Kafka's
+    /// producer; 0 for e2e, as Kafka's EndToEndLatency tool, since linger adds to every record's
+    /// latency).
+    #[arg(long)]
+    pub linger_ms: Option<u64>,
     /// Batch size in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     pub batch_bytes: usize,
@@ -231,7 +233,10 @@ fn producer_config(args: &BenchArgs) -> ProducerConfig {
     ProducerConfig {
         acks: args.acks,
         compression: args.compression.into(),
-        linger: Duration::from_millis(args.linger_ms),
+        linger: Duration::from_millis(args.linger_ms.unwrap_or(match args.mode {
+            BenchMode::E2e => 0,
+            BenchMode::Produce | BenchMode::Consume => 5,
+        })),
         batch_bytes: args.batch_bytes.max(1),
         buffer_bytes: (32 << 20).max(args.batch_bytes * 4),
         max_in_flight: args.max_in_flight.max(1),

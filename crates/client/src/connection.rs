@@ -3,7 +3,7 @@
 //! checked), ApiVersions negotiation and per-request timeouts.
 
 use crate::error::{Error, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use sluice_protocol::api;
 use sluice_protocol::frame::{decode_response, encode_request};
 use sluice_protocol::generated::{ApiVersionsRequest, RequestBody, RequestHeader, ResponseBody};
@@ -360,7 +360,16 @@ async fn read_frame(input: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Re
     if size < 4 || size as usize > MAX_RESPONSE_BYTES {
         return Err(Error::Protocol(format!("response frame of {size} bytes")));
     }
-    let mut buf = vec![0; size as usize];
-    input.read_exact(&mut buf).await.map_err(io)?;
-    Ok(Bytes::from(buf))
+    // Read into spare capacity rather than a zeroed buffer: zeroing megabytes per fetch response
+    // cost as much as receiving them.
+    let size = size as usize;
+    let mut buf = BytesMut::with_capacity(size);
+    while buf.len() < size {
+        let missing = size - buf.len();
+        let mut rest = (&mut buf).limit(missing);
+        if input.read_buf(&mut rest).await.map_err(io)? == 0 {
+            return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    Ok(buf.freeze())
 }

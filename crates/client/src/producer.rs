@@ -185,6 +185,9 @@ impl Producer {
             };
             let key = (topic.to_owned(), partition);
             let compression = self.inner.config.compression;
+            // A new batch sets a new linger deadline, which the dispatcher, perhaps asleep until
+            // a later one (or 100 ms when nothing was open), must hear about.
+            let new_batch = !state.open.contains_key(&key);
             let open = state.open.entry(key.clone()).or_insert_with(|| Open {
                 builder: BatchBuilder::new(0).compression(compression),
                 bytes: 0,
@@ -211,7 +214,7 @@ impl Producer {
                     *s = (*s + 1) % count;
                 }
                 wake = true;
-            } else if self.inner.config.linger.is_zero() {
+            } else if self.inner.config.linger.is_zero() || new_batch {
                 wake = true;
             }
         }

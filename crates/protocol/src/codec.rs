@@ -581,10 +581,65 @@ pub fn put_nullable_bytes(
     Ok(())
 }
 
-/// Appends a byte string.
+/// Appends a byte string. Inside [`gathering`], a string of at least its threshold is not copied:
+/// only its length prefix is appended, and the string itself is noted as a chunk to be sent after
+/// the bytes written so far, so that large `records` reach the socket without a copy.
 #[inline]
-pub fn put_bytes(buf: &mut BytesMut, v: &[u8], compact: bool, field: &'static str) -> Result<(), EncodeError> {
-    put_nullable_bytes(buf, Some(v), compact, field)
+pub fn put_bytes(buf: &mut BytesMut, v: &Bytes, compact: bool, field: &'static str) -> Result<(), EncodeError> {
+    put_length(buf, Some(v.len()), compact, true, field)?;
+    let gathered = GATHER.with(|g| match g.borrow_mut().as_mut() {
+        Some(gather) if v.len() >= gather.min_bytes => {
+            gather.chunks.push((buf.len(), v.clone()));
+            true
+        }
+        _ => false,
+    });
+    if !gathered {
+        buf.put_slice(v);
+    }
+    Ok(())
+}
+
+/// What [`put_bytes`] collects while [`gathering`] runs on this thread.
+struct Gather {
+    /// Strings shorter than this are copied: below it an extra write segment costs more than the
+    /// copy it saves.
+    min_bytes: usize,
+    /// Each gathered string, with the length the encoded buffer had when it was reached: its
+    /// place in the frame.
+    chunks: Vec<(usize, Bytes)>,
+}
+
+thread_local! {
+    /// Set only for the duration of a [`gathering`] call on this thread. A thread local, because
+    /// the generated `encode` functions write to a plain `BytesMut` and must stay the same
+    /// whether or not the caller gathers.
+    static GATHER: std::cell::RefCell<Option<Gather>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `encode` (which must write to `buf` only) with byte strings of at least `min_bytes` left
+/// out of `buf`, and returns where each belongs: `(position in buf, bytes)` in order. Encoding
+/// is synchronous, so no other encode can interleave on this thread; the previous state is
+/// restored even if `encode` fails or panics.
+pub fn gathering<T>(min_bytes: usize, encode: impl FnOnce() -> T) -> (T, Vec<(usize, Bytes)>) {
+    struct Restore(Option<Gather>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            GATHER.with(|g| *g.borrow_mut() = previous);
+        }
+    }
+    let previous = GATHER.with(|g| {
+        g.borrow_mut().replace(Gather {
+            min_bytes: min_bytes.max(1),
+            chunks: Vec::new(),
+        })
+    });
+    let restore = Restore(previous);
+    let out = encode();
+    let chunks = GATHER.with(|g| g.borrow_mut().take().map(|g| g.chunks).unwrap_or_default());
+    drop(restore);
+    (out, chunks)
 }
 
 /// Bytes a byte string takes (None for null).

@@ -124,6 +124,82 @@ pub fn encode_response(correlation_id: i32, body: &ResponseBody, version: i16) -
     Ok(buf)
 }
 
+/// An encoded frame in pieces, to be written in order with one vectored write: the encoded
+/// header and fields, with large byte strings (a Fetch response's `records`) as the very `Bytes`
+/// the response held rather than copies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatheredFrame {
+    /// The pieces, length prefix first; their concatenation is the frame.
+    pub parts: Vec<Bytes>,
+}
+
+impl GatheredFrame {
+    /// The frame's length on the wire, length prefix included.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the frame has no bytes (never true for an encoded frame).
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(Bytes::is_empty)
+    }
+
+    /// The frame as one contiguous buffer (a copy; for tests and small frames).
+    pub fn concat(&self) -> BytesMut {
+        let mut out = BytesMut::with_capacity(self.len());
+        for part in &self.parts {
+            out.put_slice(part);
+        }
+        out
+    }
+}
+
+/// Most bytes reserved up front for the copied part of a gathered frame; it grows past this only
+/// for responses whose copied fields really are larger.
+const GATHERED_RESERVE_BYTES_MAX: usize = 64 << 10;
+
+/// [`encode_response`], but byte strings of at least `min_chunk_bytes` are not copied into the
+/// frame: they become parts of their own. The concatenated parts are byte for byte what
+/// [`encode_response`] produces.
+pub fn encode_response_gathered(
+    correlation_id: i32,
+    body: &ResponseBody,
+    version: i16,
+    min_chunk_bytes: usize,
+) -> Result<GatheredFrame, EncodeError> {
+    let info = api(body.api_key()).ok_or(EncodeError::UnsupportedVersion {
+        message: "response",
+        version,
+    })?;
+    let header_version = info.response_header_version(version);
+    let header = ResponseHeader {
+        correlation_id,
+        ..Default::default()
+    };
+    let size = header.encoded_size(header_version) + body.encoded_size(version);
+    let mut buf = BytesMut::with_capacity(4 + size.min(GATHERED_RESERVE_BYTES_MAX));
+    buf.put_i32(frame_length(size, "response")?);
+    let (encoded, chunks) = crate::codec::gathering(min_chunk_bytes, || {
+        header.encode(&mut buf, header_version)?;
+        body.encode(&mut buf, version)
+    });
+    encoded?;
+    let copied = buf.freeze();
+    let mut parts = Vec::with_capacity(2 * chunks.len() + 1);
+    let mut at = 0;
+    for (position, chunk) in chunks {
+        if position > at {
+            parts.push(copied.slice(at..position));
+        }
+        parts.push(chunk);
+        at = position;
+    }
+    if at < copied.len() {
+        parts.push(copied.slice(at..));
+    }
+    Ok(GatheredFrame { parts })
+}
+
 fn frame_length(size: usize, field: &'static str) -> Result<i32, EncodeError> {
     i32::try_from(size).map_err(|_| EncodeError::TooLong { field, length: size })
 }

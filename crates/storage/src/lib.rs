@@ -108,6 +108,7 @@ mod config;
 mod error;
 mod index;
 mod log;
+mod read_buffer;
 mod segment;
 mod sync;
 

@@ -10,6 +10,7 @@ use sluice_protocol::records::{BATCH_HEADER_BYTES, BatchHeader, LOG_OVERHEAD_BYT
 
 use crate::error::{Result, StorageError};
 use crate::index::{OffsetIndex, TimeIndex};
+use crate::read_buffer;
 
 /// Where the CRC-covered part of a batch starts (the `attributes` field).
 const CRC_FROM: usize = 21;
@@ -413,18 +414,19 @@ impl Segment {
             return Ok(Bytes::new());
         }
         let want = (max_bytes.max(BATCH_HEADER_BYTES) as u64).min(available) as usize;
-        let mut buf = vec![0u8; want];
+        // A pooled buffer: it may be larger than `want`, so only its first `want` bytes count.
+        let mut buf = read_buffer::take(want);
         self.log
-            .read_exact_at(&mut buf, pos)
+            .read_exact_at(&mut buf[..want], pos)
             .map_err(|e| StorageError::io(&self.log_path, e))?;
         let mut end = 0usize;
-        while let Some(len) = buf.get(end + 8..end + 12) {
+        while let Some(len) = buf[..want].get(end + 8..end + 12) {
             let batch_length = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
             if batch_length < MIN_BATCH_LENGTH {
                 return Err(self.corrupt(pos + end as u64, format!("bad batch length {batch_length}")));
             }
             let size = batch_length as usize + LOG_OVERHEAD_BYTES;
-            if end + size > buf.len() {
+            if end + size > want {
                 break;
             }
             end += size;
@@ -432,14 +434,16 @@ impl Segment {
         if end == 0 {
             // The first batch alone is larger than max_bytes: return it whole.
             let (_, size) = self.header_at(pos)?;
-            buf.resize(size as usize, 0);
+            let size = size as usize;
+            if buf.len() < size {
+                buf = read_buffer::take(size);
+            }
             self.log
-                .read_exact_at(&mut buf, pos)
+                .read_exact_at(&mut buf[..size], pos)
                 .map_err(|e| StorageError::io(&self.log_path, e))?;
-            end = size as usize;
+            end = size;
         }
-        buf.truncate(end);
-        Ok(Bytes::from(buf))
+        Ok(read_buffer::freeze(buf, end))
     }
 
     /// Where to start scanning for the first batch with `maxTimestamp >=

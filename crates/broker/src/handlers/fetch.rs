@@ -127,6 +127,9 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
             ..Default::default()
         }));
     }
+    // Subscribed before the first read, so an append that lands between that read and the wait
+    // still wakes the wait instead of leaving the fetch parked until the next append or deadline.
+    let mut appended = broker.logs.subscribe();
     let (response, bytes) = read_once(broker, version, &req);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait_ms = req.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX);
@@ -140,7 +143,6 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
     }
     // Long poll: re-read whenever something is appended, until enough data or the deadline.
     let broker = broker.clone();
-    let mut appended = broker.logs.subscribe();
     let future: ResponseFuture = Box::pin(async move {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms as u64);
         loop {
