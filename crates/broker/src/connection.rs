@@ -11,9 +11,13 @@
 //!
 //! Bytes after a request's body are ignored, as Kafka ignores them. A malformed frame, an API
 //! key or version the broker does not serve (other than ApiVersions,
-//! which answers with UNSUPPORTED_VERSION as Kafka does), or a connection idle for
-//! `connections.max.idle.ms` (including one that stalls in the middle of a frame) is logged and
-//! closed. Nothing read off the wire can panic the broker.
+//! which answers with UNSUPPORTED_VERSION as Kafka does), a connection idle for
+//! `connections.max.idle.ms` in either direction, or a frame that does not arrive in time (30 s
+//! plus 1 s per MiB, see [`frame_deadline`]) is logged and closed. Nothing read off the wire can
+//! panic the broker.
+//!
+//! Responses are bounded too: fetched records hold their share of `queued.max.response.bytes`
+//! until the socket has taken them, so clients that ask and never read cannot grow the broker.
 
 use crate::context::Broker;
 use crate::handlers::{self, Output};
@@ -68,6 +72,19 @@ const GATHER_MIN_BYTES: usize = 16 << 10;
 /// Most segments handed to one vectored write (Linux accepts 1,024).
 const WRITE_SEGMENTS_MAX: usize = 64;
 
+/// Time any frame may take to arrive once its length is read, on top of the time its size
+/// needs at [`FRAME_RATE_MIN_BYTES_PER_S`].
+const FRAME_DEADLINE_BASE: Duration = Duration::from_secs(30);
+/// The slowest sending rate a frame is allowed (1 MiB/s: a 100 MiB frame gets 130 s).
+const FRAME_RATE_MIN_BYTES_PER_S: u64 = 1 << 20;
+
+/// How long a frame of `size` bytes may take to arrive. Its bytes of `queued.max.request.bytes`
+/// are reserved when its length is read, so a client that announces a large frame and stalls
+/// holds them; this ends that sooner than the idle timeout (10 minutes by default) would.
+fn frame_deadline(size: usize) -> Duration {
+    FRAME_DEADLINE_BASE + Duration::from_millis(size as u64 * 1000 / FRAME_RATE_MIN_BYTES_PER_S)
+}
+
 /// Encodes a response frame for the writer.
 fn encode(correlation_id: i32, body: &ResponseBody, version: i16) -> Result<GatheredFrame, String> {
     encode_response_gathered(correlation_id, body, version, GATHER_MIN_BYTES).map_err(|e| e.to_string())
@@ -84,6 +101,8 @@ pub enum ConnectionError {
     InvalidFrameLength(i32),
     #[error("idle for {0} ms")]
     Idle(u64),
+    #[error("a frame of {size} bytes did not arrive within {ms} ms")]
+    FrameTimeout { size: usize, ms: u64 },
     #[error("malformed request: {0}")]
     Malformed(String),
     #[error("could not encode a response: {0}")]
@@ -97,8 +116,8 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
     let (mut reader, writer) = stream.into_split();
     let in_flight_max = broker.settings.connection_in_flight_requests_max.max(1);
     let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
-    let writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max));
     let idle = Duration::from_millis(broker.settings.connections_max_idle_ms);
+    let writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max, idle));
 
     let result: Result<(), ConnectionError> = async {
         loop {
@@ -129,8 +148,14 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
                 _ = shutdown.changed() => return Ok(()),
             };
             let mut buf = BytesMut::zeroed(size);
-            match tokio::time::timeout(idle, reader.read_exact(&mut buf)).await {
-                Err(_) => return Err(ConnectionError::Idle(broker.settings.connections_max_idle_ms)),
+            let deadline = frame_deadline(size).min(idle);
+            match tokio::time::timeout(deadline, reader.read_exact(&mut buf)).await {
+                Err(_) => {
+                    return Err(ConnectionError::FrameTimeout {
+                        size,
+                        ms: deadline.as_millis() as u64,
+                    });
+                }
                 Ok(r) => {
                     r?;
                 }
@@ -228,7 +253,15 @@ fn handle_frame(
 }
 
 /// Writes responses in request order as they complete, holding at most `in_flight_max` at once.
-async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<PendingResponse>, in_flight_max: usize) {
+/// A client that takes nothing off its socket for `idle` is disconnected, as Kafka closes a
+/// connection without activity: the responses it holds (and their share of the response budget)
+/// must not be held forever.
+async fn write_responses(
+    mut writer: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<PendingResponse>,
+    in_flight_max: usize,
+    idle: Duration,
+) {
     let mut pending = FuturesOrdered::new();
     let mut open = true;
     loop {
@@ -236,7 +269,8 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pend
             biased;
             Some(done) = pending.next(), if !pending.is_empty() => {
                 if let Some(frame) = done {
-                    if write_frame(&mut writer, frame).await.is_err() {
+                    if let Err(e) = write_frame(&mut writer, frame, idle).await {
+                        debug!(error = %e, "closing connection: a response could not be written");
                         return;
                     }
                 }
@@ -252,8 +286,9 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pend
 }
 
 /// Writes a frame's parts in order with vectored writes, so records go from the buffer they were
-/// read into straight to the socket.
-async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame) -> std::io::Result<()> {
+/// read into straight to the socket. Each part is dropped (and its share of the response budget
+/// given back) as soon as the socket has taken it. Fails when no byte is taken for `idle`.
+async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame, idle: Duration) -> std::io::Result<()> {
     let mut parts: std::collections::VecDeque<Bytes> = frame.parts.into_iter().filter(|p| !p.is_empty()).collect();
     while !parts.is_empty() {
         let slices: Vec<std::io::IoSlice<'_>> = parts
@@ -261,7 +296,9 @@ async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame) -> std::
             .take(WRITE_SEGMENTS_MAX)
             .map(|p| std::io::IoSlice::new(p))
             .collect();
-        let mut written = writer.write_vectored(&slices).await?;
+        let mut written = tokio::time::timeout(idle, writer.write_vectored(&slices))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the client read nothing while idle"))??;
         drop(slices);
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
@@ -278,4 +315,16 @@ async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame) -> std::
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_gets_thirty_seconds_plus_one_per_mib() {
+        assert_eq!(frame_deadline(0), Duration::from_secs(30));
+        assert_eq!(frame_deadline(1 << 20), Duration::from_secs(31));
+        assert_eq!(frame_deadline(100 << 20), Duration::from_secs(130));
+    }
 }

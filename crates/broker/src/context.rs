@@ -41,6 +41,10 @@ pub struct BrokerSettings {
     /// A connection whose next frame does not fit waits (stops reading) until others finish, so
     /// a thousand clients announcing huge frames cannot make the broker allocate beyond this.
     pub queued_max_request_bytes: usize,
+    /// `queued.max.response.bytes` (Sluice only): fetched record bytes the broker may hold that
+    /// clients have not yet read off their sockets. Without it, clients that send fetches and
+    /// never read make the broker hold every response they asked for.
+    pub queued_max_response_bytes: usize,
     /// `max.connections`: connections accepted across all listeners.
     pub max_connections: usize,
     /// `max.connections.per.ip`.
@@ -87,6 +91,7 @@ impl Default for BrokerSettings {
             }],
             socket_request_max_bytes: 100 * 1024 * 1024,
             queued_max_request_bytes: 512 * 1024 * 1024,
+            queued_max_response_bytes: 512 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_ip: 10_000,
             connections_max_idle_ms: 600_000,
@@ -111,6 +116,9 @@ pub struct Broker {
     pub settings: BrokerSettings,
     /// The bytes-in-flight budget (`queued.max.request.bytes`), one permit per byte.
     pub request_bytes_budget: Arc<Semaphore>,
+    /// The fetched-bytes budget (`queued.max.response.bytes`), one permit per byte: a fetch takes
+    /// its share before reading and each partition's records hold theirs until written.
+    pub response_bytes_budget: Arc<Semaphore>,
     /// Cluster metadata: the log of changes and the image handlers read. Changes are rare and
     /// small (topic creation and deletion, configs), so one lock serialises them.
     metadata: Mutex<MetadataStore>,
@@ -194,6 +202,9 @@ impl Broker {
         ));
         let broker = Arc::new(Broker {
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
+            response_bytes_budget: Arc::new(Semaphore::new(
+                settings.queued_max_response_bytes.min(Semaphore::MAX_PERMITS),
+            )),
             logs: Logs::new(data_dir, settings.log_config.clone()),
             settings,
             producer_ids: Mutex::new((0, 0)),

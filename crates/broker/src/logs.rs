@@ -144,6 +144,25 @@ impl Logs {
         if let Some(p) = slot.open.get() {
             return Ok(p.clone());
         }
+        // Opening may recover the log (a CRC pass over a whole segment, 0.3 s for 1 GiB): on a
+        // multi-threaded runtime the worker hands its other tasks to another thread first, so
+        // connections to open partitions are not held up behind it.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.open_slot(&slot, topic, partition, overrides))
+            }
+            _ => self.open_slot(&slot, topic, partition, overrides),
+        }
+    }
+
+    /// Opens (and recovers) a partition's log into its slot, once.
+    fn open_slot(
+        &self,
+        slot: &Slot,
+        topic: &TopicImage,
+        partition: i32,
+        overrides: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<Arc<Partition>, StorageError> {
         let _opening = slot.opening.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = slot.open.get() {
             return Ok(p.clone()); // another caller opened it while this one waited

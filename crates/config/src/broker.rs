@@ -184,6 +184,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: i32,
     /// `queued.max.request.bytes`: memory budget for requests in flight (Sluice: bounded, 512 MiB).
     pub queued_max_request_bytes: i64,
+    /// `queued.max.response.bytes` (Sluice only): memory budget for fetched records not yet sent.
+    pub queued_max_response_bytes: i64,
     /// `max.connections`: cap on open connections (Sluice default 10000).
     pub max_connections: i32,
     /// `max.connections.per.ip`: cap per client address.
@@ -645,6 +647,7 @@ impl BrokerConfig {
             message_max_bytes: g.i32("message.max.bytes")?,
             socket_request_max_bytes: g.i32("socket.request.max.bytes")?,
             queued_max_request_bytes: g.i64("queued.max.request.bytes")?,
+            queued_max_response_bytes: g.i64("queued.max.response.bytes")?,
             max_connections: g.i32("max.connections")?,
             max_connections_per_ip: g.i32("max.connections.per.ip")?,
             connections_max_idle_ms: g.i64("connections.max.idle.ms")?,

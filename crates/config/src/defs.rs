@@ -234,6 +234,13 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "The number of queued bytes allowed before no more requests are read. Kafka's default -1 means unlimited; Sluice defaults to 512 MiB and requires a positive bound."
     ),
     k!(
+        "queued.max.response.bytes",
+        Long,
+        Some("536870912"),
+        Range(1_048_576, I64_MAX),
+        "Sluice only (Kafka has no such key): the memory budget for fetched record bytes that are read and not yet written to their clients' sockets. A fetch waits for its share before reading, and gives it back once the client has taken the bytes, so clients that stop reading cannot make the broker hold more than this."
+    ),
+    k!(
         "max.connections",
         Int,
         Some("10000"),

@@ -121,6 +121,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         listeners,
         socket_request_max_bytes: usize::try_from(cfg.socket_request_max_bytes).unwrap_or(0),
         queued_max_request_bytes: usize::try_from(cfg.queued_max_request_bytes).unwrap_or(usize::MAX),
+        queued_max_response_bytes: usize::try_from(cfg.queued_max_response_bytes).unwrap_or(usize::MAX),
         max_connections: usize::try_from(cfg.max_connections).unwrap_or(0),
         max_connections_per_ip: usize::try_from(cfg.max_connections_per_ip).unwrap_or(0),
         connections_max_idle_ms: u64::try_from(cfg.connections_max_idle_ms).unwrap_or(u64::MAX),

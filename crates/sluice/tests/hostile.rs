@@ -97,8 +97,14 @@ fn raise_open_files_limit() {
 }
 
 fn start(data: &std::path::Path) -> (Broker, String) {
+    start_with(data, &[])
+}
+
+/// Starts the broker with the test's limits and `overrides` (`key=value`) on top.
+fn start_with(data: &std::path::Path, overrides: &[String]) -> (Broker, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["serve", "-o", "listeners=PLAINTEXT://127.0.0.1:0"])
+        .args(overrides.iter().flat_map(|o| ["-o", o.as_str()]))
         .arg("-o")
         .arg(format!("log.dirs={}", data.display()))
         .arg("-o")
@@ -518,6 +524,167 @@ fn hostile_clients_leave_the_broker_up_with_bounded_memory() {
 }
 
 /// The targets for resident memory, in KiB.
+/// `queued.max.response.bytes` for the test of clients that never read their fetches.
+const RESPONSE_BYTES_MAX: usize = 32 << 20;
+/// Record bytes in the partition those clients fetch (about 96 MiB).
+const FETCHED_BATCHES: usize = 96;
+/// Clients that send fetches and read nothing, and the fetches each sends.
+const NON_READERS: usize = 20;
+const FETCHES_PER_NON_READER: usize = 5;
+
+/// A fetch of partition 0 of `topic` from `offset`, asking for up to 50 MiB.
+fn big_fetch(topic: &str, offset: i64, max_wait_ms: i32) -> RequestBody {
+    RequestBody::Fetch(FetchRequest {
+        max_wait_ms,
+        min_bytes: 1,
+        max_bytes: 50 << 20,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 50 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// Clients that send large fetches and never read the responses hold at most the response
+/// budget: before the budget, twenty of them took the broker from 7 MiB to 2.8 GB. A client
+/// that reads is still answered meanwhile; the broker closes the non-readers after
+/// connections.max.idle.ms, and the reading client gets records again.
+#[test]
+fn fetchers_that_never_read_hold_at_most_the_response_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, addr) = start_with(dir.path(), &[format!("queued.max.response.bytes={RESPONSE_BYTES_MAX}")]);
+    let mut s = connect(&addr);
+    let create = RequestBody::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: "wide".into(),
+            num_partitions: 1,
+            replication_factor: 1,
+            ..Default::default()
+        }],
+        timeout_ms: 5000,
+        ..Default::default()
+    });
+    let ResponseBody::CreateTopics(r) = call(&mut s, 19, 7, create) else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+    // One batch of 1,000 records of 1,000 bytes (under the 1 MiB frame limit), sent again and
+    // again: the broker stores each copy at the next offsets.
+    let mut b = BatchBuilder::new(0);
+    for i in 0..1000 {
+        b.append(&NewRecord::new(now_ms(), None, Some(Bytes::from(vec![i as u8; 1000]))))
+            .unwrap();
+    }
+    let batch = b.build().unwrap().into_bytes();
+    for _ in 0..FETCHED_BATCHES {
+        let produce = RequestBody::Produce(ProduceRequest {
+            acks: 1,
+            timeout_ms: 10_000,
+            topic_data: vec![TopicProduceData {
+                name: "wide".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch.clone()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let ResponseBody::Produce(r) = call(&mut s, 0, 9, produce) else {
+            panic!()
+        };
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let baseline_kib = broker.status_kib("VmRSS");
+
+    // Each asks for the rest of the partition from a different place, five times over.
+    let non_readers: Vec<TcpStream> = (0..NON_READERS)
+        .map(|i| {
+            let mut c = connect(&addr);
+            for j in 0..FETCHES_PER_NON_READER {
+                let offset = ((i * FETCHES_PER_NON_READER + j) % 10 * 1000) as i64;
+                let frame = encode_request(&header(1, 12, j as i32), &big_fetch("wide", offset, 0)).unwrap();
+                c.write_all(&frame).unwrap();
+            }
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.assert_alive("with clients that do not read");
+
+    // A client that reads is answered (with records or, while the budget is taken, without).
+    let asked = Instant::now();
+    let ResponseBody::Fetch(r) = call(&mut s, 1, 12, big_fetch("wide", 0, 1000)) else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "answered in {:?}",
+        asked.elapsed()
+    );
+
+    let peak_kib = broker.status_kib("VmHWM");
+    // The budget, as much again for read buffers larger than the records they hold, the read
+    // buffer pool (32 MiB) and 32 MiB of slack for everything else.
+    let bound_kib = baseline_kib + (2 * RESPONSE_BYTES_MAX as u64 + (64 << 20)) / 1024;
+    eprintln!("RSS baseline {baseline_kib} KiB, peak {peak_kib} KiB, bound {bound_kib} KiB");
+    assert!(peak_kib <= bound_kib, "peak RSS {peak_kib} KiB exceeds {bound_kib} KiB");
+
+    // They stay connected but take nothing for connections.max.idle.ms: the broker closes them,
+    // their share comes back and the reading client gets records again.
+    let deadline = Instant::now() + Duration::from_millis(4 * IDLE_MS);
+    loop {
+        let ResponseBody::Fetch(r) = call(&mut s, 1, 12, big_fetch("wide", 0, 500)) else {
+            panic!()
+        };
+        let records = r.responses[0].partitions[0].records.clone().unwrap_or_default();
+        if !records.is_empty() {
+            let first = batches(records).next().unwrap().unwrap();
+            assert_eq!(first.header().base_offset, 0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no records while the non-readers hold the budget"
+        );
+    }
+    let mut closed = 0;
+    for mut c in non_readers {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut sink = vec![0u8; 1 << 20];
+        // What the kernel had buffered still arrives; then the end of the stream.
+        loop {
+            match c.read(&mut sink) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset) => {
+                    closed += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    assert_eq!(
+        closed, NON_READERS,
+        "the broker closed every connection that read nothing"
+    );
+    broker.assert_alive("after the clients that did not read left");
+}
+
 const IDLE_RSS_KIB_MAX: u64 = 30 * 1024;
 const THOUSAND_PARTITIONS_RSS_KIB_MAX: u64 = 200 * 1024;
 

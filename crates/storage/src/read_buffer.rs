@@ -37,12 +37,15 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
 pub(crate) fn take(len: usize) -> Vec<u8> {
     if len <= POOLED_BUFFER_BYTES_MAX {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        // The smallest free buffer that fits wastes least.
+        // The smallest free buffer that fits wastes least; one more than twice the size asked
+        // for is not used at all, so that memory held by reads stays within twice what they
+        // read (which is what the broker's response budget counts).
+        let fits = len.max(SIZE_STEP_BYTES) * 2;
         let best = pool
             .free
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.len() >= len)
+            .filter(|(_, b)| b.len() >= len && b.len() <= fits)
             .min_by_key(|(_, b)| b.len())
             .map(|(i, _)| i);
         if let Some(i) = best {
@@ -119,6 +122,16 @@ mod tests {
         for b in taken {
             give_back(b);
         }
+    }
+
+    #[test]
+    fn a_small_read_does_not_take_a_large_buffer() {
+        let large = take(4 << 20);
+        let address = large.as_ptr() as usize;
+        give_back(large);
+        let small = take(100);
+        assert_ne!(small.as_ptr() as usize, address);
+        assert!(small.len() <= 2 * SIZE_STEP_BYTES);
     }
 
     #[test]

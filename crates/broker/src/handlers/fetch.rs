@@ -15,11 +15,13 @@
 use super::{Output, ResponseFuture};
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use bytes::Bytes;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
 use sluice_protocol::generated::{FetchRequest, FetchResponse, RequestHeader, ResponseBody};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const API_KEY: i16 = 1;
 /// Versions served: v4 (the first that carries magic v2 batches) through v18.
@@ -27,90 +29,189 @@ pub const VERSIONS: (i16, i16) = (4, 18);
 /// The longest a fetch may wait, whatever it asks; bounds how long a request holds its slot.
 pub const FETCH_WAIT_MS_MAX: i32 = 60_000;
 
-/// Reads once: the response and how many record bytes it carries.
-fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (FetchResponse, usize) {
-    // The client's max_bytes is capped by the broker's fetch.max.bytes, as in Kafka: the request
-    // alone must not decide how much the broker reads into memory.
-    let mut remaining = usize::try_from(req.max_bytes)
-        .unwrap_or(0)
-        .min(broker.settings.fetch_max_bytes);
-    let mut total = 0usize;
-    let responses = req
-        .topics
-        .iter()
-        .map(|t| {
-            // Copied out of the image so that no metadata lock is held while logs are read.
-            let found = if version >= 13 {
-                broker.topic_by_id_with_configs(&t.topic_id)
-            } else {
-                broker.topic_with_configs(&t.topic)
-            };
-            let (topic, overrides) = found.unzip();
-            let (topic, overrides) = (topic.as_ref(), overrides.flatten());
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let mut out = PartitionData {
-                        partition_index: p.partition,
-                        high_watermark: -1,
-                        last_stable_offset: -1,
-                        log_start_offset: -1,
-                        records: Some(bytes::Bytes::new()),
-                        ..Default::default()
-                    };
-                    let Some(topic) = topic.filter(|t| t.partitions.contains_key(&p.partition)) else {
-                        let code = if version >= 13 && topic.is_none() {
-                            ErrorCode::UnknownTopicId
-                        } else {
-                            ErrorCode::UnknownTopicOrPartition
-                        };
-                        out.error_code = code.code();
-                        return out;
-                    };
-                    let partition = match broker.logs.partition(topic, p.partition, overrides.as_ref()) {
-                        Ok(partition) => partition,
-                        Err(e) => {
-                            out.error_code = storage_error_code(&e).code();
-                            return out;
-                        }
-                    };
-                    let log = partition.read();
-                    out.high_watermark = log.high_watermark();
-                    out.last_stable_offset = log.high_watermark();
-                    out.log_start_offset = log.log_start_offset();
-                    let limit = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(remaining);
-                    match log.read(p.fetch_offset, limit.max(1)) {
-                        Ok(read) => {
-                            // Past the first partition with data, a batch that does not fit waits for
-                            // the next fetch.
-                            if total > 0 && read.records.len() > limit {
-                                return out;
-                            }
-                            total += read.records.len();
-                            remaining = remaining.saturating_sub(read.records.len());
-                            out.records = Some(read.records);
-                        }
-                        Err(e) => out.error_code = storage_error_code(&e).code(),
-                    }
-                    out
-                })
-                .collect();
-            FetchableTopicResponse {
-                topic: t.topic.clone(),
-                topic_id: t.topic_id,
-                partitions,
-                ..Default::default()
+/// Fetched records that hold their share of the response budget until the last reference to
+/// them is dropped, which for a response is after the socket took them.
+struct Budgeted {
+    /// The records as read (often a pooled read buffer).
+    records: Bytes,
+    /// The budget this many bytes took; given back on drop.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.records
+    }
+}
+
+/// The share of `queued.max.response.bytes` one fetch holds while it reads.
+struct Share {
+    /// Permits not yet tied to any records; what is left over when the read ends goes back.
+    permit: OwnedSemaphorePermit,
+    /// The budget, to top the share up for a first batch larger than the share.
+    budget: Arc<Semaphore>,
+}
+
+impl Share {
+    /// Record bytes the share still covers.
+    fn left(&self) -> usize {
+        self.permit.num_permits()
+    }
+
+    /// Ties `records` to permits for their length, taking more from the budget when a read
+    /// returned more than the share (a first batch larger than the limits). `Err(bytes)` when
+    /// the budget cannot cover them now: the caller retries with a share that large.
+    fn tie(&mut self, records: Bytes) -> Result<Bytes, usize> {
+        let len = records.len();
+        if len == 0 {
+            return Ok(records);
+        }
+        let permit = if len <= self.left() {
+            self.permit.split(len).ok_or(len)?
+        } else {
+            let extra = u32::try_from(len - self.left()).map_err(|_| len)?;
+            let mut permit = self.budget.clone().try_acquire_many_owned(extra).map_err(|_| len)?;
+            if let Some(rest) = self.permit.split(self.left()) {
+                permit.merge(rest);
             }
-        })
-        .collect();
-    (
-        FetchResponse {
-            responses,
-            session_id: 0,
+            permit
+        };
+        debug_assert_eq!(permit.num_permits(), len);
+        Ok(Bytes::from_owner(Budgeted {
+            records,
+            _permit: permit,
+        }))
+    }
+}
+
+/// Record bytes one read may take from the budget: what the request may return (the client's
+/// max_bytes capped by the broker's fetch.max.bytes, as in Kafka: the request alone must not
+/// decide how much the broker reads into memory), and never more than the whole budget, so that
+/// a fetch can always proceed once the others have drained.
+fn allowance(broker: &Broker, req: &FetchRequest) -> u32 {
+    let bytes = usize::try_from(req.max_bytes)
+        .unwrap_or(0)
+        .min(broker.settings.fetch_max_bytes)
+        .min(broker.settings.queued_max_response_bytes);
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// Reads once, within `share`: the response and how many record bytes it carries, or
+/// `Err(bytes)` when a batch needs more of the budget than is free now. A share of zero reads
+/// no records, only the partitions' offsets.
+fn read_once(
+    broker: &Broker,
+    version: i16,
+    req: &FetchRequest,
+    mut share: Share,
+) -> Result<(FetchResponse, usize), usize> {
+    let records_allowed = share.left() > 0;
+    let mut total = 0usize;
+    let mut responses = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        // Copied out of the image so that no metadata lock is held while logs are read.
+        let found = if version >= 13 {
+            broker.topic_by_id_with_configs(&t.topic_id)
+        } else {
+            broker.topic_with_configs(&t.topic)
+        };
+        let (topic, overrides) = found.unzip();
+        let (topic, overrides) = (topic.as_ref(), overrides.flatten());
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let mut out = PartitionData {
+                partition_index: p.partition,
+                high_watermark: -1,
+                last_stable_offset: -1,
+                log_start_offset: -1,
+                records: Some(Bytes::new()),
+                ..Default::default()
+            };
+            let Some(topic) = topic.filter(|t| t.partitions.contains_key(&p.partition)) else {
+                let code = if version >= 13 && topic.is_none() {
+                    ErrorCode::UnknownTopicId
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                };
+                out.error_code = code.code();
+                partitions.push(out);
+                continue;
+            };
+            let partition = match broker.logs.partition(topic, p.partition, overrides.as_ref()) {
+                Ok(partition) => partition,
+                Err(e) => {
+                    out.error_code = storage_error_code(&e).code();
+                    partitions.push(out);
+                    continue;
+                }
+            };
+            let log = partition.read();
+            out.high_watermark = log.high_watermark();
+            out.last_stable_offset = log.high_watermark();
+            out.log_start_offset = log.log_start_offset();
+            if records_allowed {
+                let limit = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(share.left());
+                match log.read(p.fetch_offset, limit.max(1)) {
+                    // Past the first partition with data, a batch that does not fit waits for
+                    // the next fetch.
+                    Ok(read) if total > 0 && read.records.len() > limit => {}
+                    Ok(read) => {
+                        total += read.records.len();
+                        out.records = Some(share.tie(read.records)?);
+                    }
+                    Err(e) => out.error_code = storage_error_code(&e).code(),
+                }
+            }
+            partitions.push(out);
+        }
+        responses.push(FetchableTopicResponse {
+            topic: t.topic.clone(),
+            topic_id: t.topic_id,
+            partitions,
             ..Default::default()
+        });
+    }
+    let response = FetchResponse {
+        responses,
+        session_id: 0,
+        ..Default::default()
+    };
+    Ok((response, total))
+}
+
+/// Whether any partition of a response carries an error (answered at once, not long-polled).
+fn has_error(response: &FetchResponse) -> bool {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.error_code != 0)
+}
+
+/// Reads once with a share of `want` bytes, waiting for the budget until `deadline`; when the
+/// budget stays short, answers with the offsets and no records, as a fetch that found no data.
+async fn read_by(
+    broker: &Broker,
+    version: i16,
+    req: &FetchRequest,
+    want: u32,
+    deadline: tokio::time::Instant,
+) -> Result<(FetchResponse, usize), usize> {
+    let budget = &broker.response_bytes_budget;
+    // `timeout_at` polls the acquisition once before looking at the clock, so a budget with
+    // room is taken even at the deadline.
+    let permit = match tokio::time::timeout_at(deadline, budget.clone().acquire_many_owned(want)).await {
+        Ok(Ok(permit)) => permit,
+        _ => budget.clone().try_acquire_many_owned(0).map_err(|_| 0usize)?,
+    };
+    read_once(
+        broker,
+        version,
+        req,
+        Share {
+            permit,
+            budget: budget.clone(),
         },
-        total,
     )
 }
 
@@ -130,31 +231,62 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
     // Subscribed before the first read, so an append that lands between that read and the wait
     // still wakes the wait instead of leaving the fetch parked until the next append or deadline.
     let mut appended = broker.logs.subscribe();
-    let (response, bytes) = read_once(broker, version, &req);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait_ms = req.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX);
-    let has_error = response
-        .responses
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .any(|p| p.error_code != 0);
-    if bytes >= min_bytes || wait_ms == 0 || has_error {
-        return Output::Respond(ResponseBody::Fetch(response));
+    let mut want = allowance(broker, &req);
+    // The common case answers at once: the budget has room and there is data (or no wait).
+    let budget = &broker.response_bytes_budget;
+    let mut read_again = true;
+    if let Ok(permit) = budget.clone().try_acquire_many_owned(want) {
+        let share = Share {
+            permit,
+            budget: budget.clone(),
+        };
+        match read_once(broker, version, &req, share) {
+            Ok((response, bytes)) if bytes >= min_bytes || wait_ms == 0 || has_error(&response) => {
+                return Output::Respond(ResponseBody::Fetch(response));
+            }
+            Ok(_) => read_again = false,
+            Err(needed) => want = u32::try_from(needed).unwrap_or(u32::MAX),
+        }
     }
-    // Long poll: re-read whenever something is appended, until enough data or the deadline.
+    // Otherwise wait: for appends (long poll) and for the budget, until the deadline. Nothing is
+    // held while waiting: the share is taken for each read and kept only by records sent back.
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms as u64);
         loop {
-            match tokio::time::timeout_at(deadline, appended.changed()).await {
-                Ok(Ok(())) => {
-                    let (response, bytes) = read_once(&broker, version, &req);
-                    if bytes >= min_bytes {
-                        return Some(ResponseBody::Fetch(response));
+            if !read_again {
+                match tokio::time::timeout_at(deadline, appended.changed()).await {
+                    Ok(Ok(())) => {}
+                    // Deadline reached, or the broker is shutting down: answer with what there is.
+                    _ => {
+                        let read = read_by(&broker, version, &req, want, deadline).await;
+                        let read = match read {
+                            Ok(read) => Ok(read),
+                            Err(_) => read_by(&broker, version, &req, 0, deadline).await,
+                        };
+                        return read.ok().map(|(response, _)| ResponseBody::Fetch(response));
                     }
                 }
-                // Deadline reached, or the broker is shutting down.
-                _ => return Some(ResponseBody::Fetch(read_once(&broker, version, &req).0)),
+            }
+            read_again = false;
+            match read_by(&broker, version, &req, want, deadline).await {
+                Ok((response, bytes)) if bytes >= min_bytes || has_error(&response) => {
+                    return Some(ResponseBody::Fetch(response));
+                }
+                Ok((response, _)) if tokio::time::Instant::now() >= deadline => {
+                    return Some(ResponseBody::Fetch(response));
+                }
+                Ok(_) => {}
+                Err(needed) => {
+                    want = u32::try_from(needed).unwrap_or(u32::MAX);
+                    read_again = tokio::time::Instant::now() < deadline;
+                    if !read_again {
+                        let read = read_by(&broker, version, &req, 0, deadline).await;
+                        return read.ok().map(|(response, _)| ResponseBody::Fetch(response));
+                    }
+                }
             }
         }
     });
