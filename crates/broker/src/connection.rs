@@ -85,6 +85,9 @@ fn frame_deadline(size: usize) -> Duration {
     FRAME_DEADLINE_BASE + Duration::from_millis(size as u64 * 1000 / FRAME_RATE_MIN_BYTES_PER_S)
 }
 
+/// How long a stopping broker lets a connection's pending responses finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Encodes a response frame for the writer.
 fn encode(correlation_id: i32, body: &ResponseBody, version: i16) -> Result<GatheredFrame, String> {
     encode_response_gathered(correlation_id, body, version, GATHER_MIN_BYTES).map_err(|e| e.to_string())
@@ -117,7 +120,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
     let in_flight_max = broker.settings.connection_in_flight_requests_max.max(1);
     let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
     let idle = Duration::from_millis(broker.settings.connections_max_idle_ms);
-    let writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max, idle));
+    let mut writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max, idle));
 
     let result: Result<(), ConnectionError> = async {
         loop {
@@ -182,8 +185,18 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
         Err(e) => warn!(%peer, error = %e, "closing connection"),
     }
     drop(tx);
-    // Let responses already in progress go out, then close.
-    let _ = writer_task.await;
+    // Let responses already in progress go out, then close. When the broker is stopping, those
+    // that wait on something that may take long (a JoinGroup parked until the rebalance ends, a
+    // long poll) get a short grace and are then dropped: the client retries against the
+    // restarted broker, as it would after any lost connection.
+    if *shutdown.borrow() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut writer_task).await.is_err() {
+            debug!(%peer, "dropping responses still waiting at shutdown");
+            writer_task.abort();
+        }
+    } else {
+        let _ = writer_task.await;
+    }
 }
 
 /// Decodes one frame and runs its handler's ordered part; returns the response still to come.

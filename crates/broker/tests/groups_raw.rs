@@ -516,3 +516,49 @@ async fn every_served_version_of_every_group_api_answers() {
     drop(s);
     server.shutdown().await;
 }
+
+/// A JoinGroup parked until the group's other member rejoins does not hold up a stopping broker:
+/// the connection is closed after a short grace, and the client retries elsewhere or later.
+#[tokio::test]
+async fn a_parked_join_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in(dir.path()).await;
+    let mut first = connect(&server).await;
+    let ResponseBody::JoinGroup(r) = call(&mut first, 11, 5, join("")).await else {
+        panic!("a JoinGroup response")
+    };
+    assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
+    let ResponseBody::JoinGroup(r) = call(&mut first, 11, 5, join(&r.member_id)).await else {
+        panic!("a JoinGroup response")
+    };
+    assert_eq!(r.error_code, 0, "the first member joins alone");
+
+    // A second member: the group rebalances and its join waits for the first to rejoin (up to
+    // the 10 s rebalance timeout).
+    let mut second = connect(&server).await;
+    let ResponseBody::JoinGroup(r) = call(&mut second, 11, 5, join("")).await else {
+        panic!("a JoinGroup response")
+    };
+    let header = RequestHeader {
+        request_api_key: 11,
+        request_api_version: 5,
+        correlation_id: 8,
+        client_id: Some("raw-group-test".into()),
+        ..Default::default()
+    };
+    second
+        .write_all(&encode_request(&header, &join(&r.member_id)).unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(6), server.shutdown())
+        .await
+        .expect("the broker stops while a join is parked");
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+    // The parked join's connection was closed without an answer.
+    let mut rest = Vec::new();
+    let n = second.read_to_end(&mut rest).await.unwrap_or(0);
+    assert_eq!(n, 0, "no response to the parked join");
+}

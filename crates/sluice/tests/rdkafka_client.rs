@@ -10,17 +10,19 @@
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
 };
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long any single client call may take before the test fails instead of hanging.
@@ -827,7 +829,7 @@ static REFUSED_COMMITS: std::sync::Mutex<Vec<(i32, i64)>> = std::sync::Mutex::ne
 /// Polls every member once; each record is counted and committed right after "processing". A
 /// commit that a rebalance overtakes is refused with ILLEGAL_GENERATION or REBALANCE_IN_PROGRESS,
 /// on Kafka too; such a record may legitimately be delivered again, so it is remembered.
-fn poll_members(members: &[&BaseConsumer], seen: &mut BTreeMap<(i32, i64), u32>) {
+fn poll_members<C: ConsumerContext>(members: &[&BaseConsumer<C>], seen: &mut BTreeMap<(i32, i64), u32>) {
     for m in members {
         match m.poll(Duration::from_millis(50)) {
             Some(Ok(msg)) => {
@@ -955,4 +957,348 @@ async fn groups_of_three_share_partitions_with_each_assignor_and_resume_after_a_
         }
         assert_eq!(seen.len(), 10, "{assignor}: only the 10 new records after the restart");
     }
+}
+
+/// Counts the rebalances a consumer goes through (librdkafka calls this before every revoke and
+/// every assign), so a test can tell that nothing moved.
+struct CountingContext(Arc<AtomicUsize>);
+
+impl ClientContext for CountingContext {}
+
+impl ConsumerContext for CountingContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, _: &Rebalance<'_>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A static member (KIP-345) of `group` with `instance`, counting its rebalances in `count`.
+fn static_member(addr: &str, group: &str, instance: &str, count: Arc<AtomicUsize>) -> BaseConsumer<CountingContext> {
+    config(addr)
+        .set("group.id", group)
+        .set("group.instance.id", instance)
+        .set("partition.assignment.strategy", "range")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "300")
+        .create_with_context(CountingContext(count))
+        .expect("static member")
+}
+
+/// The partitions a consumer holds now.
+fn assigned<C: ConsumerContext>(c: &BaseConsumer<C>) -> BTreeSet<i32> {
+    c.assignment()
+        .map(|l| l.elements().iter().map(|e| e.partition()).collect())
+        .unwrap_or_default()
+}
+
+/// A static member that restarts within its session timeout gets its partitions back without a
+/// rebalance (KIP-345): the other member is never revoked, and the restarted one resumes from
+/// its commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_restarts_within_its_session_and_gets_its_partitions_back_without_a_rebalance() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = Broker::start(data.path());
+    let (topic, group) = ("static-topic", "static-group");
+    create_topic(&broker.addr, topic, 4).await;
+    produce_plain(&broker.addr, topic, 0, 200).await;
+    let (a_count, b_count) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let a = static_member(&broker.addr, group, "static-a", a_count.clone());
+    let b = static_member(&broker.addr, group, "static-b", b_count);
+    a.subscribe(&[topic]).unwrap();
+    b.subscribe(&[topic]).unwrap();
+    let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 200 || assigned(&a).len() != 2 || assigned(&b).len() != 2 {
+        assert!(Instant::now() < deadline, "consumed {} of 200", seen.len());
+        poll_members(&[&a, &b], &mut seen);
+    }
+    let (a_partitions, b_partitions) = (assigned(&a), assigned(&b));
+    let a_rebalances = a_count.load(Ordering::SeqCst);
+
+    // b goes away: a static member's close sends no LeaveGroup, so the group waits for it.
+    drop(b);
+    produce_plain(&broker.addr, topic, 200, 260).await;
+    let restarted = Instant::now();
+    let b = static_member(&broker.addr, group, "static-b", Arc::new(AtomicUsize::new(0)));
+    b.subscribe(&[topic]).unwrap();
+    while seen.len() < 260 {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "after the restart consumed {} of 260 within the session timeout",
+            seen.len()
+        );
+        poll_members(&[&a, &b], &mut seen);
+    }
+    assert_eq!(
+        assigned(&b),
+        b_partitions,
+        "the restarted member got its partitions back"
+    );
+    // A little longer: a rebalance would show up as a revoke on a.
+    let settle = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < settle {
+        poll_members(&[&a, &b], &mut seen);
+    }
+    assert_eq!(assigned(&a), a_partitions, "the other member kept its partitions");
+    assert_eq!(
+        a_count.load(Ordering::SeqCst),
+        a_rebalances,
+        "the other member went through no rebalance"
+    );
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "the restarted member resumed from its commits: {twice:?}"
+    );
+}
+
+/// A kcat (librdkafka 2.0.2) group member that auto-commits what it printed; the test kills it
+/// with SIGKILL, so it neither leaves the group nor commits what it printed last.
+struct KcatMember {
+    /// The kcat process, started by this test.
+    child: Child,
+    /// (partition, offset) of every record it printed, in order.
+    printed: Arc<std::sync::Mutex<Vec<(i32, i64)>>>,
+}
+
+impl KcatMember {
+    fn start(addr: &str, group: &str, topic: &str) -> KcatMember {
+        let mut child = Command::new("kcat")
+            .args(["-b", addr, "-G", group, topic, "-q", "-u", "-f", "%p %o\\n"])
+            .args([
+                "-X",
+                "broker.address.family=v4",
+                "-X",
+                "partition.assignment.strategy=range",
+            ])
+            .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300"])
+            .args(["-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=300"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kcat runs (scripts/test.sh installs it)");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let printed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = printed.clone();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let mut fields = line.split_whitespace().map(|f| f.parse::<i64>());
+                if let (Some(Ok(p)), Some(Ok(o))) = (fields.next(), fields.next()) {
+                    sink.lock().unwrap().push((p as i32, o));
+                }
+            }
+        });
+        KcatMember { child, printed }
+    }
+
+    fn printed(&self) -> Vec<(i32, i64)> {
+        self.printed.lock().unwrap().clone()
+    }
+}
+
+impl Drop for KcatMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A member killed with SIGKILL: once its session expires the survivor takes its partitions
+/// and gets exactly the records after the killed member's last commit again (the ones it had
+/// processed without committing), and none before it; no record is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_member_s_uncommitted_records_are_redelivered_and_only_those() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = Broker::start(data.path());
+    let (topic, group) = ("killed-topic", "killed-group");
+    create_topic(&broker.addr, topic, 6).await;
+    produce_plain(&broker.addr, topic, 0, 300).await;
+    let a = group_member(&broker.addr, group, "range");
+    a.subscribe(&[topic]).unwrap();
+    let k = KcatMember::start(&broker.addr, group, topic);
+    // Both share the partitions and everything produced so far is processed.
+    let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        poll_members(&[&a], &mut seen);
+        let all: BTreeSet<(i32, i64)> = seen.keys().copied().chain(k.printed()).collect();
+        if assigned(&a).len() == 3 && !k.printed().is_empty() && all.len() == 300 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a group of two processed {} of 300",
+            all.len()
+        );
+    }
+    let k_partitions: BTreeSet<i32> = (0..6).filter(|p| !assigned(&a).contains(p)).collect();
+    // kcat auto-commits what it printed (librdkafka 2.0.2 fires its first auto-commit seconds
+    // after the assignment, whatever the interval): wait until the group holds its commits.
+    let committed_now = |a: &BaseConsumer| -> BTreeMap<i32, i64> {
+        let mut wanted = TopicPartitionList::new();
+        for p in &k_partitions {
+            wanted.add_partition(topic, *p);
+        }
+        a.committed_offsets(wanted, TIMEOUT)
+            .unwrap()
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1).max(0)))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committed_now(&a).values().all(|o| *o == 0) {
+        assert!(Instant::now() < deadline, "kcat committed nothing");
+        poll_members(&[&a], &mut seen);
+    }
+    // More records; kill kcat as soon as it has printed some of them, before it commits them all.
+    let before = k.printed().len();
+    produce_plain(&broker.addr, topic, 300, 600).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while k.printed().len() == before {
+        assert!(Instant::now() < deadline, "kcat printed nothing more");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut k = k;
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    let printed = k.printed();
+    assert!(
+        printed.iter().all(|(p, _)| k_partitions.contains(p)),
+        "kcat printed only its own partitions"
+    );
+    // What the group committed for kcat's partitions when it died.
+    let committed = committed_now(&a);
+    eprintln!(
+        "kcat partitions {k_partitions:?}, printed {} (first {:?}, last {:?}), committed {committed:?}",
+        printed.len(),
+        printed.first(),
+        printed.last()
+    );
+    assert!(
+        committed.values().any(|o| *o > 0),
+        "kcat committed something before it died: {committed:?}"
+    );
+
+    // The survivor takes over once kcat's session expires, and reads from the commits: every
+    // record of kcat's partitions from the committed offsets on comes to it.
+    let before_kill = seen.clone();
+    let taken_over = |seen: &BTreeMap<(i32, i64), u32>| -> BTreeSet<(i32, i64)> {
+        seen.iter()
+            .filter(|(record, n)| k_partitions.contains(&record.0) && before_kill.get(record) != Some(n))
+            .map(|(record, _)| *record)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        poll_members(&[&a], &mut seen);
+        let all: BTreeSet<(i32, i64)> = seen.keys().copied().chain(printed.iter().copied()).collect();
+        let due = all
+            .iter()
+            .filter(|(p, o)| committed.get(p).is_some_and(|from| o >= from))
+            .count();
+        if all.len() == 600 && assigned(&a).len() == 6 && taken_over(&seen).len() >= due {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the kill {} of 600 processed, {} of {due} taken over",
+            all.len(),
+            taken_over(&seen).len()
+        );
+    }
+    // A little longer: anything from before the commits would show up now.
+    let settle = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < settle {
+        poll_members(&[&a], &mut seen);
+    }
+    let taken_over = taken_over(&seen);
+    for (p, from) in &committed {
+        let first = taken_over.iter().filter(|(q, _)| q == p).map(|(_, o)| *o).min();
+        assert!(
+            first.is_none() || first == Some(*from),
+            "partition {p}: the survivor started at {first:?}, the commit was {from}"
+        );
+    }
+    // Records kcat printed and the survivor got again: exactly kcat's uncommitted ones.
+    let again: BTreeSet<(i32, i64)> = printed.iter().copied().filter(|r| taken_over.contains(r)).collect();
+    let uncommitted: BTreeSet<(i32, i64)> = printed.iter().copied().filter(|(p, o)| *o >= committed[p]).collect();
+    assert_eq!(again, uncommitted, "redelivered exactly what kcat had not committed");
+    drop(a);
+    broker.stop();
+}
+
+/// Polls members like [`poll_members`], but a broker that restarts underneath may fail a poll
+/// or a commit with a transport or coordinator error: such a commit's record may come back.
+fn poll_members_across_restart<C: ConsumerContext>(
+    members: &[&BaseConsumer<C>],
+    seen: &mut BTreeMap<(i32, i64), u32>,
+    refused: &mut BTreeSet<(i32, i64)>,
+) {
+    for m in members {
+        match m.poll(Duration::from_millis(50)) {
+            Some(Ok(msg)) => {
+                let record = (msg.partition(), msg.offset());
+                *seen.entry(record).or_default() += 1;
+                if m.commit_message(&msg, CommitMode::Sync).is_err() {
+                    refused.insert(record);
+                }
+            }
+            Some(Err(_)) | None => {}
+        }
+    }
+}
+
+/// The broker restarts while a third member joins a group of two: the group comes back from
+/// `__consumer_offsets`, all three end up with partitions, no record is lost, and only records
+/// whose commit failed around the restart are processed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_in_the_middle_of_a_rebalance_loses_no_commit() {
+    let data = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(data.path());
+    let addr = broker.addr.clone();
+    let (topic, group) = ("restart-topic", "restart-group");
+    create_topic(&addr, topic, 6).await;
+    produce_plain(&addr, topic, 0, 300).await;
+    let a = group_member(&addr, group, "range");
+    let b = group_member(&addr, group, "range");
+    a.subscribe(&[topic]).unwrap();
+    b.subscribe(&[topic]).unwrap();
+    let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+    let mut refused: BTreeSet<(i32, i64)> = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 300 || assigned(&a).is_empty() || assigned(&b).is_empty() {
+        assert!(Instant::now() < deadline, "a group of two consumed {}", seen.len());
+        poll_members_across_restart(&[&a, &b], &mut seen, &mut refused);
+    }
+    // A third member joins: the group starts rebalancing, and the broker goes down meanwhile.
+    let c = group_member(&addr, group, "range");
+    c.subscribe(&[topic]).unwrap();
+    let joining = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < joining {
+        poll_members_across_restart(&[&a, &b, &c], &mut seen, &mut refused);
+    }
+    broker.stop_in_place();
+    broker = Broker::start_on(data.path(), &addr);
+    produce_plain(&addr, topic, 300, 600).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while seen.len() < 600 || [&a, &b, &c].iter().any(|m| assigned(*m).is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "after the restart consumed {} of 600, assignments {:?}",
+            seen.len(),
+            [&a, &b, &c].map(|m| assigned(m).len())
+        );
+        poll_members_across_restart(&[&a, &b, &c], &mut seen, &mut refused);
+    }
+    let total: usize = [&a, &b, &c].iter().map(|m| assigned(*m).len()).sum();
+    assert_eq!(total, 6, "every partition assigned once");
+    let twice: Vec<_> = seen
+        .iter()
+        .filter(|(record, n)| **n > 1 && !refused.contains(record))
+        .collect();
+    assert!(twice.is_empty(), "processed twice with a successful commit: {twice:?}");
+    drop((a, b, c));
+    broker.stop();
 }
