@@ -236,13 +236,15 @@ pub fn create(broker: &Broker, topic: &NewTopic<'_>, validate_only: bool) -> Res
     Ok(created)
 }
 
-/// Deletes a topic by id with one metadata commit.
+/// Deletes a topic by id with one metadata commit, then closes and deletes its partition logs
+/// (their directories are named after the topic, so a later topic of the same name would
+/// otherwise open the old data).
 pub fn delete(broker: &Broker, topic_id: Uuid) -> Result<(), Refusal> {
     if !broker.settings.delete_topic_enable {
         return Err((ErrorCode::TopicDeletionDisabled, "Topic deletion is disabled.".into()));
     }
     let mut store = broker.metadata();
-    let Some(topic) = store.image().topics.get(&topic_id) else {
+    let Some(topic) = store.image().topics.get(&topic_id).cloned() else {
         return Err((
             ErrorCode::UnknownTopicId,
             "This server does not host this topic ID.".into(),
@@ -257,6 +259,8 @@ pub fn delete(broker: &Broker, topic_id: Uuid) -> Result<(), Refusal> {
     store
         .commit(&[MetadataRecord::RemoveTopic { topic_id }])
         .map_err(metadata_refusal)?;
+    drop(store);
+    broker.logs.remove_topic(&topic);
     Ok(())
 }
 
