@@ -2,7 +2,9 @@
 //! Produce and DeleteRecords are refused per partition with INVALID_TOPIC_EXCEPTION (Kafka's
 //! ReplicaManager: `Topic.isInternal(topic) && !internalTopicsAllowed`, and "Cannot delete
 //! records of internal topic"), and nothing reaches the log, so the group coordinator's state is
-//! what it was, also after a restart. CreatePartitions is allowed, as Kafka's controller allows it.
+//! what it was, also after a restart. CreatePartitions is allowed, as Kafka's controller allows it,
+//! and so is DeleteTopics (Kafka's controller has no internal-topic check either): the groups and
+//! their commits go with the topic, which the next group request creates again, empty.
 
 use bytes::Bytes;
 use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
@@ -28,8 +30,12 @@ const OFFSETS: &str = "__consumer_offsets";
 const OFFSETS_PARTITIONS: i32 = 3;
 
 async fn start_in(dir: &Path) -> Server {
+    start_with(dir, |_| {}).await
+}
+
+async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let settings = BrokerSettings {
+    let mut settings = BrokerSettings {
         listeners: vec![ListenerSettings {
             name: "PLAINTEXT".into(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -39,6 +45,7 @@ async fn start_in(dir: &Path) -> Server {
         offsets_topic_num_partitions: OFFSETS_PARTITIONS,
         ..Default::default()
     };
+    tweak(&mut settings);
     let broker = Broker::open(settings, dir).expect("broker opens");
     Server::start(broker).await.expect("server starts")
 }
@@ -136,12 +143,16 @@ async fn offsets_topic_offsets(s: &mut TcpStream, timestamp: i64) -> Vec<i64> {
 
 /// A standalone commit (generation -1, no member), as admin tools and `assign()` consumers do.
 async fn commit(s: &mut TcpStream, offset: i64) {
+    commit_for(s, "g", offset).await
+}
+
+async fn commit_for(s: &mut TcpStream, group: &str, offset: i64) {
     let ResponseBody::OffsetCommit(c) = call(
         s,
         8,
         8,
         RequestBody::OffsetCommit(OffsetCommitRequest {
-            group_id: "g".into(),
+            group_id: group.into(),
             generation_id_or_member_epoch: -1,
             member_id: String::new(),
             topics: vec![OffsetCommitRequestTopic {
@@ -165,12 +176,16 @@ async fn commit(s: &mut TcpStream, offset: i64) {
 }
 
 async fn committed(s: &mut TcpStream) -> i64 {
+    committed_for(s, "g").await
+}
+
+async fn committed_for(s: &mut TcpStream, group: &str) -> i64 {
     let ResponseBody::OffsetFetch(f) = call(
         s,
         9,
         7,
         RequestBody::OffsetFetch(OffsetFetchRequest {
-            group_id: "g".into(),
+            group_id: group.into(),
             topics: Some(vec![OffsetFetchRequestTopic {
                 name: "t".into(),
                 partition_indexes: vec![0],
@@ -387,5 +402,180 @@ async fn clients_cannot_write_to_or_trim_the_offsets_topic() {
     assert_eq!(cp.results[0].error_code, 0, "{:?}", cp.results[0].error_message);
     commit(&mut s, 6).await;
     assert_eq!(committed(&mut s).await, 6);
+    server.shutdown().await;
+}
+
+/// The offsets topic's id from Metadata, or None when it does not exist.
+async fn offsets_topic_id(s: &mut TcpStream) -> Option<Uuid> {
+    let ResponseBody::Metadata(md) = call(
+        s,
+        3,
+        12,
+        RequestBody::Metadata(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(OFFSETS.into()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    match md.topics[0].error_code {
+        0 => Some(md.topics[0].topic_id),
+        code => {
+            assert_eq!(code, ErrorCode::UnknownTopicOrPartition.code());
+            None
+        }
+    }
+}
+
+fn join(member_id: &str) -> RequestBody {
+    use sluice_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+    // A consumer-protocol subscription (version 0) to "t".
+    let metadata = Bytes::from_static(&[0, 0, 0, 0, 0, 1, 0, 1, b't', 0xff, 0xff, 0xff, 0xff]);
+    RequestBody::JoinGroup(JoinGroupRequest {
+        group_id: "joining".into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 60_000,
+        member_id: member_id.into(),
+        protocol_type: "consumer".into(),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata,
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn deleting_the_offsets_topic_forgets_the_groups_as_kafka_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long initial rebalance delay keeps the JoinGroup below parked while the topic goes.
+    let server = start_with(dir.path(), |s| s.groups.initial_rebalance_delay_ms = 30_000).await;
+    let mut s = connect(&server).await;
+    let ResponseBody::CreateTopics(created) = call(
+        &mut s,
+        19,
+        5,
+        RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5_000,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(created.topics[0].error_code, 0);
+    commit_for(&mut s, "g", 5).await;
+    commit_for(&mut s, "old", 3).await;
+    let old_id = offsets_topic_id(&mut s)
+        .await
+        .expect("created by the first group request");
+
+    // A member waits in JoinGroup (parked in the coordinator) on its own connection.
+    let mut joiner = connect(&server).await;
+    let ResponseBody::JoinGroup(first) = call(&mut joiner, 11, 5, join("")).await else {
+        panic!()
+    };
+    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    let header = RequestHeader {
+        request_api_key: 11,
+        request_api_version: 5,
+        correlation_id: 12,
+        client_id: Some("raw-internal-test".into()),
+        ..Default::default()
+    };
+    let frame = encode_request(&header, &join(&first.member_id)).unwrap();
+    joiner.write_all(&frame).await.unwrap();
+    let parked = async {
+        loop {
+            let ResponseBody::DescribeGroups(d) = call(
+                &mut s,
+                15,
+                5,
+                RequestBody::DescribeGroups(DescribeGroupsRequest {
+                    groups: vec!["joining".into()],
+                    ..Default::default()
+                }),
+            )
+            .await
+            else {
+                panic!()
+            };
+            if d.groups[0].group_state == "PreparingRebalance" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), parked)
+        .await
+        .expect("the join is parked");
+
+    let ResponseBody::DeleteTopics(d) = call(
+        &mut s,
+        20,
+        6,
+        RequestBody::DeleteTopics(DeleteTopicsRequest {
+            topics: vec![delete_topics_request::DeleteTopicState {
+                name: Some(OFFSETS.into()),
+                ..Default::default()
+            }],
+            timeout_ms: 5_000,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (d.responses[0].error_code, d.responses[0].topic_id),
+        (0, old_id),
+        "{:?}",
+        d.responses[0].error_message
+    );
+    assert_eq!(offsets_topic_id(&mut s).await, None, "gone from Metadata");
+
+    // The parked member hears NOT_COORDINATOR at once, not after the 30 s delay.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let size = joiner.read_i32().await.unwrap();
+        let mut buf = vec![0; size as usize];
+        joiner.read_exact(&mut buf).await.unwrap();
+        decode_response(Bytes::from(buf), 11, 5).unwrap().1
+    })
+    .await
+    .expect("the parked join is answered");
+    let ResponseBody::JoinGroup(answer) = answer else {
+        panic!()
+    };
+    assert_eq!(answer.error_code, ErrorCode::NotCoordinator.code());
+
+    // The next group request creates the topic again, empty: the commits went with the old one.
+    assert_eq!(committed_for(&mut s, "g").await, -1);
+    let new_id = offsets_topic_id(&mut s).await.expect("created again");
+    assert_ne!(new_id, old_id);
+    commit_for(&mut s, "g", 6).await;
+    assert_eq!(committed_for(&mut s, "g").await, 6);
+
+    drop((s, joiner));
+    server.shutdown().await;
+    // After a restart only the new topic's records are replayed: the old data was deleted.
+    let server = start_in(dir.path()).await;
+    let mut s = connect(&server).await;
+    assert_eq!(committed_for(&mut s, "g").await, 6);
+    assert_eq!(committed_for(&mut s, "old").await, -1);
     server.shutdown().await;
 }
