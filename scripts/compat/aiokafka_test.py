@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 # Licensed under the Apache License, Version 2.0.
 """aiokafka against Sluice: AIOKafkaAdminClient create/delete topic, produce in every codec with
-acks=all, read back without a consumer group (assign + seek_to_beginning), ListOffsets.
+acks=all, read back without a consumer group (assign + seek_to_beginning), ListOffsets, a long
+poll; then a consumer group (group_checks): a subscribed member commits what it processed, a second
+run resumes exactly after the commits, the admin API (list_consumer_group_offsets,
+describe_consumer_groups, list_consumer_groups) sees them, and two members split the partitions.
+aiokafka's admin has no OffsetDelete; kafka_python_test.py covers it.
     aiokafka_test.py <bootstrap>
 Idempotence: disabled explicitly (enable_idempotence=False); tested once Sluice serves
 InitProducerId."""
@@ -110,6 +114,167 @@ async def long_poll():
         await c.stop()
 
 
+def group_consumer(group, name, **kw):
+    kw.setdefault("client_id", "compat-aiokafka-group")
+    return AIOKafkaConsumer(name, bootstrap_servers=broker, group_id=group, enable_auto_commit=False,
+                            auto_offset_reset="earliest", session_timeout_ms=10000, heartbeat_interval_ms=1000, **kw)
+
+
+async def group_consume(group, name, want, settle_s=0.0):
+    """A subscribed member processes `want` records (by count), commits what it processed and
+    leaves; records fetched past `want` are neither processed nor committed. With settle_s it
+    keeps reading that long after `want` to catch records that should not be there. Returns
+    ([(partition, offset, key)], extra)."""
+    c = group_consumer(group, name)
+    await c.start()
+    got, extra = [], []
+    try:
+        deadline = time.time() + 40
+        while len(got) < want and time.time() < deadline:
+            for ms in (await c.getmany(timeout_ms=500, max_records=7)).values():
+                for m in ms:
+                    if len(got) < want:
+                        got.append((m.partition, m.offset, m.key))
+        end = time.time() + settle_s
+        while time.time() < end:
+            extra += [(m.partition, m.offset, m.key)
+                      for ms in (await c.getmany(timeout_ms=300)).values() for m in ms]
+        offsets = {}
+        for part, off, _ in got:
+            tp = TopicPartition(name, part)
+            offsets[tp] = max(off + 1, offsets.get(tp, 0))
+        if offsets:
+            await c.commit(offsets)
+    finally:
+        await c.stop()
+    return got, extra
+
+
+async def committed_offsets(group, name):
+    """{partition: offset} of the group's commits on `name`, through the admin API (OffsetFetch)."""
+    offs = await with_admin(lambda a: a.list_consumer_group_offsets(group))
+    return {tp.partition: om.offset for tp, om in offs.items() if tp.topic == name and om.offset >= 0}
+
+
+async def describe_group(group):
+    """(error_code, state, protocol_type, member count) from DescribeGroups via the admin API."""
+    resps = await with_admin(lambda a: a.describe_consumer_groups([group]))
+    g = [g for r in resps for g in r.to_object()["groups"] if g["group"] == group][0]
+    return g["error_code"], g["state"], g["protocol_type"], len(g["members"])
+
+
+async def group_checks():
+    """Classic consumer group: a member commits what it processed, a second run in the group
+    resumes exactly after the commits, the admin API sees the commits and the Empty group (and
+    lists it), and two members split the partitions."""
+    name = "%s-group-%d" % (topic, common.now_ms())
+    group = name + "-g"
+    n = 60
+    if await arun("admin CreateTopics(%s, 3 partitions) for the group" % name, admin_create(name, 3)) is None:
+        return
+    p = AIOKafkaProducer(bootstrap_servers=broker, acks="all", enable_idempotence=False)
+    await p.start()
+    try:
+        futs = [await p.send(name, key=b"gk%d" % i, value=b"gv%d" % i) for i in range(n)]
+        parts = [(await asyncio.wait_for(f, 30)).partition for f in futs]
+    finally:
+        await p.stop()
+    chk.check("produce %d keyed records for the group, spread over the 3 partitions" % n,
+              sorted(set(parts)) == [0, 1, 2], repr(sorted(set(parts))))
+    every = {b"gk%d" % i for i in range(n)}
+
+    first, _ = await group_consume(group, name, n // 2)
+    chk.check("a group member processes %d records and commits them" % (n // 2), len(first) == n // 2,
+              "got %d" % len(first))
+    want = {}
+    for part, off, _ in first:
+        want[part] = max(want.get(part, 0), off + 1)
+    got = await arun("admin list_consumer_group_offsets", committed_offsets(group, name))
+    if got is not None:
+        chk.check("list_consumer_group_offsets returns exactly the commits", got == want,
+                  "got %r, want %r" % (got, want))
+    d = await arun("admin describe_consumer_groups", describe_group(group))
+    if d is not None:
+        chk.check("describe_consumer_groups: Empty, no members, protocol type consumer after the member left",
+                  d == (0, "Empty", "consumer", 0), repr(d))
+    listed = await arun("admin list_consumer_groups", with_admin(lambda a: a.list_consumer_groups()))
+    if listed is not None:
+        chk.check("list_consumer_groups lists the group as a consumer group",
+                  any(g[0] == group and g[1] == "consumer" for g in listed), repr(listed)[:300])
+
+    second, extra = await group_consume(group, name, n - n // 2, settle_s=3)
+    first_keys = {k for _, _, k in first}
+    second_keys = {k for _, _, k in second} | {k for _, _, k in extra}
+    chk.check("a second run in the group resumes after the commits: exactly the other %d records" % (n - n // 2),
+              len(second) == n - n // 2 and not extra and not (first_keys & second_keys)
+              and first_keys | second_keys == every,
+              "%d read, %d more after, %d again, %d missing" % (len(second), len(extra), len(first_keys & second_keys),
+                                                                len(every - first_keys - second_keys)))
+    got = await arun("admin list_consumer_group_offsets after the second run", committed_offsets(group, name))
+    if got is not None:
+        ends = {}
+        for part in parts:
+            ends[part] = ends.get(part, 0) + 1
+        chk.check("the commits are now the end of every partition", got == ends, "got %r, want %r" % (got, ends))
+    await shared_group(name)
+
+
+async def shared_group(name):
+    """Two members of one group split the partitions and read every record once. The records are
+    produced after both members hold their final assignment, so no rebalance moves a partition
+    while records are being read (with auto-commit off, that would legitimately read some twice)."""
+    group = name + "-shared"
+    members = [group_consumer(group, name, client_id="compat-aiokafka-member-%d" % i) for i in range(2)]
+    got = [[], []]
+    stop = asyncio.Event()
+
+    async def loop(i):
+        while not stop.is_set():
+            for ms in (await members[i].getmany(timeout_ms=200)).values():
+                got[i] += [(m.partition, m.key) for m in ms]
+    for m in members:
+        await m.start()
+    tasks = [asyncio.ensure_future(loop(i)) for i in range(2)]
+    try:
+        def assignments():
+            return [{tp.partition for tp in m.assignment()} for m in members]
+
+        def final(a):
+            return all(a) and not (a[0] & a[1]) and a[0] | a[1] == {0, 1, 2}
+        deadline = time.time() + 40
+        while time.time() < deadline and not final(assignments()) and not any(t.done() for t in tasks):
+            await asyncio.sleep(0.2)
+        a = assignments()
+        chk.check("two members in one group both get partitions, disjoint, covering all 3", final(a), repr(a))
+        p = AIOKafkaProducer(bootstrap_servers=broker, acks="all", enable_idempotence=False)
+        await p.start()
+        try:
+            for f in [await p.send(name, key=b"sk%d" % i, value=b"sv%d" % i) for i in range(30)]:
+                await asyncio.wait_for(f, 30)
+        finally:
+            await p.stop()
+        want = {b"sk%d" % i for i in range(30)}
+        deadline = time.time() + 30
+        while time.time() < deadline and {k for g in got for _, k in g} & want != want:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+        mine = [[(part, k) for part, k in g if k in want] for g in got]
+        keys = [k for g in mine for _, k in g]
+        wrong = [(i, part) for i in range(2) for part, _ in mine[i] if part not in a[i]]
+        errors = [repr(t.exception()) for t in tasks if t.done() and t.exception()]
+        chk.check("the two members read every new record once, each from its own partitions",
+                  sorted(keys) == sorted(want) and not wrong and all(mine) and not errors,
+                  "%d of %d read (%d distinct), from others' partitions %r, errors %r"
+                  % (len(keys), len(want), len(set(keys)), wrong[:3], errors))
+    finally:
+        stop.set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for m in members:
+            await m.stop()
+
+
 async def main():
     if await arun("admin CreateTopics(%s, 3 partitions)" % topic, admin_create(topic, 3)) is None:
         c = consumer()  # fall back to auto-creation through Metadata
@@ -186,6 +351,7 @@ async def main():
         finally:
             await c.stop()
         await arun("a record produced while a consumer waits at the end arrives within 3 s", long_poll())
+    await group_checks()
 
 
 chk.guard(lambda: asyncio.run(main()))

@@ -4,17 +4,21 @@
 with acks=all, read back without a consumer group (assign + seek_to_beginning), ListOffsets; then
 the admin calls CreatePartitions, DescribeTopicPartitions, DescribeCluster, DescribeLogDirs,
 list_partition_offsets (earliest, latest, by timestamp, max timestamp) and DeleteRecords, each
-checked by its effect.
+checked by its effect; then a consumer group (group_checks): a subscribed member commits what it
+processed, a second run resumes exactly after the commits, list_group_offsets/describe_groups see
+them, OffsetDelete (delete_group_offsets) removes an Empty group's offset and is refused with
+GROUP_SUBSCRIBED_TO_TOPIC while a member is subscribed, and two members split the partitions.
     kafka_python_test.py <bootstrap>
 api_version is passed to every constructor: without it kafka-python 3.x probes and can hang.
 Idempotence: kafka-python 3.x enables it by default; it is disabled here and tested once Sluice
 serves InitProducerId."""
 import sys
+import threading
 import time
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.admin import NewTopic, OffsetSpec, OffsetTimestamp
-from kafka.errors import InvalidPartitionsError, OffsetOutOfRangeError
+from kafka.errors import GroupSubscribedToTopicError, InvalidPartitionsError, NoError, OffsetOutOfRangeError
 
 import common
 
@@ -186,6 +190,186 @@ def admin_extras():
               isinstance(err, OffsetOutOfRangeError), "got %r" % (err,))
 
 
+def group_consumer(group, name, **kw):
+    kw.setdefault("client_id", "compat-kafka-python-group")
+    return KafkaConsumer(name, bootstrap_servers=broker, api_version=API, group_id=group, enable_auto_commit=False,
+                         auto_offset_reset="earliest", session_timeout_ms=10000, heartbeat_interval_ms=1000,
+                         request_timeout_ms=30000, **kw)
+
+
+def group_consume(group, name, want, settle_s=0.0):
+    """A subscribed member processes `want` records (by count), commits what it processed and
+    leaves. Records fetched past `want` are not processed and not committed. With settle_s it
+    keeps polling that long after `want` to catch records that should not be there. Returns
+    [(partition, offset, key)]."""
+    c = group_consumer(group, name, max_poll_records=7)
+    got, extra = [], []
+    try:
+        deadline = time.time() + 40
+        while len(got) < want and time.time() < deadline:
+            for tp, ms in c.poll(timeout_ms=500).items():
+                for m in ms:
+                    if len(got) < want:
+                        got.append((m.partition, m.offset, m.key))
+        if settle_s:
+            end = time.time() + settle_s
+            while time.time() < end:
+                extra += [(m.partition, m.offset, m.key) for ms in c.poll(timeout_ms=300).values() for m in ms]
+        offsets = {}
+        for part, off, _ in got:
+            tp = TopicPartition(name, part)
+            offsets[tp] = OffsetAndMetadata(max(off + 1, offsets[tp].offset if tp in offsets else 0), "", -1)
+        if offsets:
+            c.commit(offsets)
+    finally:
+        c.close(autocommit=False)
+    return got, extra
+
+
+def committed_offsets(group, name):
+    """{partition: offset} of the group's commits on `name`, read through the admin API."""
+    offs = with_admin(lambda a: a.list_group_offsets(group))[group]
+    return {tp.partition: om.offset for tp, om in offs.items() if tp.topic == name and om.offset >= 0}
+
+
+def group_checks():
+    """Classic consumer group: a member commits what it processed, a second run in the same group
+    resumes exactly after the commits, the admin API sees the commits and the Empty group, two
+    members share the partitions, and OffsetDelete (KafkaAdminClient.delete_group_offsets) deletes
+    an Empty group's offset but is refused with GROUP_SUBSCRIBED_TO_TOPIC while a member is
+    subscribed to the topic."""
+    name = "%s-group-%d" % (topic, common.now_ms())
+    group = name + "-g"
+    n = 60
+    if chk.run("admin CreateTopics(%s, 3 partitions) for the group" % name, admin_create, name, 3) is None:
+        return
+    p = KafkaProducer(bootstrap_servers=broker, api_version=API, acks="all", enable_idempotence=False)
+    futs = [p.send(name, key=b"gk%d" % i, value=b"gv%d" % i) for i in range(n)]
+    p.flush(30)
+    parts = [f.get(timeout=10).partition for f in futs]
+    p.close(timeout=5)
+    chk.check("produce %d keyed records for the group, spread over the 3 partitions" % n,
+              sorted(set(parts)) == [0, 1, 2], repr(sorted(set(parts))))
+    every = {b"gk%d" % i for i in range(n)}
+
+    first, _ = group_consume(group, name, n // 2)
+    chk.check("a group member processes %d records and commits them" % (n // 2), len(first) == n // 2,
+              "got %d" % len(first))
+    want = {}
+    for part, off, _ in first:
+        want[part] = max(want.get(part, 0), off + 1)
+    got = chk.run("admin list_group_offsets", committed_offsets, group, name)
+    if got is not None:
+        chk.check("list_group_offsets returns exactly the commits", got == want, "got %r, want %r" % (got, want))
+    d = chk.run("admin describe_groups", with_admin, lambda a: a.describe_groups([group]))
+    if d:
+        g = d[group]
+        chk.check("describe_groups: Empty, no members, protocol type consumer after the member left",
+                  g["error"] is None and g["group_state"] == "Empty" and not g["members"]
+                  and g["protocol_type"] == "consumer", repr(g)[:300])
+
+    second, extra = group_consume(group, name, n - n // 2, settle_s=3)
+    first_keys = {k for _, _, k in first}
+    second_keys = {k for _, _, k in second} | {k for _, _, k in extra}
+    chk.check("a second run in the group resumes after the commits: exactly the other %d records" % (n - n // 2),
+              len(second) == n - n // 2 and not extra and not (first_keys & second_keys)
+              and first_keys | second_keys == every,
+              "%d read, %d more after, %d again, %d missing" % (len(second), len(extra), len(first_keys & second_keys),
+                                                                len(every - first_keys - second_keys)))
+    got = chk.run("admin list_group_offsets after the second run", committed_offsets, group, name)
+    if got is not None:
+        ends = {}
+        for part in parts:
+            ends[part] = ends.get(part, 0) + 1
+        chk.check("the commits are now the end of every partition", got == ends, "got %r, want %r" % (got, ends))
+
+    # OffsetDelete (API key 47). The group is Empty: the offset of partition 0 goes.
+    tp0, tp1 = TopicPartition(name, 0), TopicPartition(name, 1)
+    res = chk.run("admin delete_group_offsets(partition 0) of the Empty group (OffsetDelete)", with_admin,
+                  lambda a: a.delete_group_offsets(group, [tp0]))
+    if res is not None:
+        chk.check("delete_group_offsets answers no error for the partition", res == {tp0: NoError}, repr(res))
+        got = committed_offsets(group, name)
+        chk.check("OffsetFetch shows no offset for partition 0 afterwards, the others kept",
+                  0 not in got and sorted(got) == [1, 2], repr(got))
+    # A member subscribed to the topic: the delete is refused and the offset stays.
+    member = group_consumer(group, name)
+    try:
+        deadline = time.time() + 30
+        while not member.assignment() and time.time() < deadline:
+            member.poll(timeout_ms=300)
+        chk.check("a member joins the group again", bool(member.assignment()), "no assignment")
+        res = chk.run("admin delete_group_offsets(partition 1) while a member is subscribed", with_admin,
+                      lambda a: a.delete_group_offsets(group, [tp1]))
+        if res is not None:
+            chk.check("delete_group_offsets is refused with GROUP_SUBSCRIBED_TO_TOPIC",
+                      res == {tp1: GroupSubscribedToTopicError}, repr(res))
+            got = committed_offsets(group, name)
+            chk.check("the refused delete kept partition 1's offset", 1 in got, repr(got))
+    finally:
+        member.close(autocommit=False)
+
+    shared_group(name)
+
+
+def shared_group(name):
+    """Two members of one group split the partitions and read every record once. The records are
+    produced after both members hold their final assignment, so no rebalance moves a partition
+    while records are being read (with auto-commit off, that would legitimately read some twice)."""
+    group = name + "-shared"
+    members = [group_consumer(group, name, client_id="compat-kafka-python-member-%d" % i) for i in range(2)]
+    got = [[], []]
+    stop = threading.Event()
+    errors = []
+
+    def loop(i):
+        try:
+            while not stop.is_set():
+                for ms in members[i].poll(timeout_ms=200).values():
+                    got[i] += [(m.partition, m.key) for m in ms]
+        except Exception as e:  # noqa: BLE001
+            errors.append("%s: %s" % (type(e).__name__, e))
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        def assignments():
+            return [{tp.partition for tp in m.assignment()} for m in members]
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            a = assignments()
+            if all(a) and not (a[0] & a[1]) and a[0] | a[1] == {0, 1, 2}:
+                break
+            time.sleep(0.2)
+        a = assignments()
+        chk.check("two members in one group both get partitions, disjoint, covering all 3",
+                  all(a) and not (a[0] & a[1]) and a[0] | a[1] == {0, 1, 2}, repr(a))
+        p = KafkaProducer(bootstrap_servers=broker, api_version=API, acks="all", enable_idempotence=False)
+        futs = [p.send(name, key=b"sk%d" % i, value=b"sv%d" % i) for i in range(30)]
+        p.flush(30)
+        for f in futs:
+            f.get(timeout=10)
+        p.close(timeout=5)
+        want = {b"sk%d" % i for i in range(30)}
+        deadline = time.time() + 30
+        while time.time() < deadline and {k for g in got for _, k in g} & want != want:
+            time.sleep(0.2)
+        time.sleep(1)
+        mine = [[(part, k) for part, k in g if k in want] for g in got]
+        keys = [k for g in mine for _, k in g]
+        wrong = [(i, part) for i in range(2) for part, _ in mine[i] if part not in a[i]]
+        chk.check("the two members read every new record once, each from its own partitions",
+                  sorted(keys) == sorted(want) and not wrong and all(mine) and not errors,
+                  "%d of %d read (%d distinct), from others' partitions %r, errors %r"
+                  % (len(keys), len(want), len(set(keys)), wrong[:3], errors))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+        for m in members:
+            m.close(autocommit=False)
+
+
 def main():
     if chk.run("admin CreateTopics(%s, 3 partitions)" % topic, admin_create, topic, 3) is None:
         # Fall back to auto-creation through Metadata (num.partitions=3 on the broker).
@@ -278,6 +462,7 @@ def main():
         finally:
             c.close()
     admin_extras()
+    group_checks()
 
 
 chk.guard(main)

@@ -12,6 +12,9 @@
 // zstd = a small codec over @bokuweb/zstd-wasm.
 // Then the admin calls createPartitions, describeCluster, fetchTopicOffsets(ByTimestamp) and
 // deleteTopicRecords on a topic of their own, each checked by its effect (adminExtras).
+// Last, a consumer group (groupChecks): a subscribed member commits what it processed, a second run
+// resumes exactly after the commits, admin fetchOffsets/describeGroups/listGroups see them, and two
+// members split the partitions. kafkajs's admin has no OffsetDelete.
 const path = require('path')
 const nm = path.join(__dirname, 'node_modules')
 const { Kafka, CompressionTypes, CompressionCodecs, Partitioners, logLevel } = require(path.join(nm, 'kafkajs'))
@@ -231,6 +234,160 @@ async function adminExtras (kafka) {
   }
 }
 
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+
+// A subscribed group member with auto-commit off; `assigned` follows its latest assignment.
+function groupConsumer (kafka, groupId) {
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000, rebalanceTimeout: 20000,
+    maxWaitTimeInMs: 500, allowAutoTopicCreation: false, retry: { retries: 3 } })
+  const member = { consumer, assigned: new Set(), joins: 0 }
+  consumer.on(consumer.events.GROUP_JOIN, e => {
+    member.joins++
+    member.assigned = new Set(Object.values(e.payload.memberAssignment).flat())
+  })
+  return member
+}
+
+// A member processes `want` records (by count), commits exactly what it processed and leaves;
+// records delivered past `want` are neither processed nor committed. With settleMs it keeps
+// reading that long after `want` to catch records that should not be there.
+async function groupConsume (kafka, groupId, name, want, settleMs = 0) {
+  const { consumer } = groupConsumer(kafka, groupId)
+  const got = []
+  const extra = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [name], fromBeginning: true })
+    await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => {
+      const rec = [partition, BigInt(message.offset), message.key.toString()]
+      if (got.length < want) got.push(rec); else extra.push(rec)
+    } })
+    const deadline = Date.now() + 40000
+    while (got.length < want && Date.now() < deadline) await sleep(100)
+    const taken = got.length // extra from here on
+    if (settleMs) await sleep(settleMs)
+    const next = new Map()
+    for (const [p, off] of got) if (!next.has(p) || next.get(p) <= off) next.set(p, off + 1n)
+    if (next.size) {
+      await consumer.commitOffsets([...next].map(([partition, offset]) => ({ topic: name, partition, offset: offset.toString() })))
+    }
+    return { got: got.slice(0, taken), extra: settleMs ? extra : [] }
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
+// {partition: offset} of the group's commits on `name`, through admin.fetchOffsets (OffsetFetch).
+async function committedOffsets (admin, groupId, name) {
+  const res = await admin.fetchOffsets({ groupId, topics: [name] })
+  const out = {}
+  for (const t of res) for (const p of t.partitions) if (t.topic === name && p.offset !== '-1') out[p.partition] = Number(p.offset)
+  return out
+}
+
+// Classic consumer group: a member commits what it processed, a second run in the group resumes
+// exactly after the commits, the admin API (fetchOffsets, describeGroups, listGroups) sees them,
+// and two members split the partitions. kafkajs's admin has no OffsetDelete (kafka_python_test.py
+// covers it).
+async function groupChecks (kafka) {
+  const name = `${topic}-group-${Date.now()}`
+  const groupId = `${name}-g`
+  const n = 60
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    if (await run(`admin CreateTopics(${name}, 3 partitions) for the group`, () =>
+      admin.createTopics({ topics: [{ topic: name, numPartitions: 3 }], waitForLeaders: true })) === null) return
+    const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    try {
+      await producer.send({ topic: name, acks: -1, messages: [...Array(n).keys()].map(i => ({ key: `gk${i}`, value: `gv${i}` })) })
+    } finally {
+      await producer.disconnect()
+    }
+    const offs = await admin.fetchTopicOffsets(name)
+    const ends = Object.fromEntries(offs.map(o => [o.partition, Number(o.high)]))
+    check(`produce ${n} keyed records for the group, spread over the 3 partitions`,
+      Object.values(ends).reduce((a, b) => a + b, 0) === n && Object.values(ends).every(e => e > 0), str(ends))
+    const every = new Set([...Array(n).keys()].map(i => `gk${i}`))
+
+    const first = (await groupConsume(kafka, groupId, name, n / 2)).got
+    check(`a group member processes ${n / 2} records and commits them`, first.length === n / 2, `got ${first.length}`)
+    const want = {}
+    for (const [p, off] of first) want[p] = Math.max(want[p] || 0, Number(off) + 1)
+    const got = await run('admin fetchOffsets', () => committedOffsets(admin, groupId, name))
+    if (got) check('fetchOffsets returns exactly the commits', str(got) === str(want), `got ${str(got)}, want ${str(want)}`)
+    const desc = await run('admin describeGroups', () => admin.describeGroups([groupId]))
+    if (desc) {
+      const g = desc.groups.find(x => x.groupId === groupId)
+      check('describeGroups: Empty, no members, protocol type consumer after the member left',
+        g && g.errorCode === 0 && g.state === 'Empty' && g.members.length === 0 && g.protocolType === 'consumer', str(g))
+    }
+    const listed = await run('admin listGroups', () => admin.listGroups())
+    if (listed) check('listGroups lists the group as a consumer group', listed.groups.some(g => g.groupId === groupId && g.protocolType === 'consumer'), str(listed).slice(0, 300))
+
+    const second = await groupConsume(kafka, groupId, name, n - n / 2, 3000)
+    const firstKeys = new Set(first.map(r => r[2]))
+    const secondKeys = new Set(second.got.concat(second.extra).map(r => r[2]))
+    const again = [...secondKeys].filter(k => firstKeys.has(k))
+    const missing = [...every].filter(k => !firstKeys.has(k) && !secondKeys.has(k))
+    check(`a second run in the group resumes after the commits: exactly the other ${n - n / 2} records`,
+      second.got.length === n - n / 2 && !second.extra.length && !again.length && !missing.length,
+      `${second.got.length} read, ${second.extra.length} more after, ${again.length} again, ${missing.length} missing`)
+    const after = await run('admin fetchOffsets after the second run', () => committedOffsets(admin, groupId, name))
+    if (after) check('the commits are now the end of every partition', str(after) === str(ends), `got ${str(after)}, want ${str(ends)}`)
+  } finally {
+    await admin.disconnect()
+  }
+  await sharedGroup(kafka, name)
+}
+
+// Two members of one group split the partitions and read every record once. The records are
+// produced after both members hold their final assignment, so no rebalance moves a partition while
+// records are being read (with auto-commit off, that would legitimately read some twice).
+async function sharedGroup (kafka, name) {
+  const groupId = `${name}-shared`
+  const members = [groupConsumer(kafka, groupId), groupConsumer(kafka, groupId)]
+  const got = [[], []]
+  const final = () => {
+    const [a, b] = members.map(m => m.assigned)
+    return a.size > 0 && b.size > 0 && [...a].every(p => !b.has(p)) && new Set([...a, ...b]).size === 3
+  }
+  try {
+    for (const [i, m] of members.entries()) {
+      await m.consumer.connect()
+      // From the beginning, so no new record can fall before a "latest" position taken late; the
+      // earlier records are read too and left out of the count.
+      await m.consumer.subscribe({ topics: [name], fromBeginning: true })
+      await m.consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => { got[i].push([partition, message.key.toString()]) } })
+    }
+    let deadline = Date.now() + 40000
+    while (!final() && Date.now() < deadline) await sleep(200)
+    const assigned = members.map(m => [...m.assigned].sort())
+    check('two members in one group both get partitions, disjoint, covering all 3', final(), str(assigned))
+    const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    try {
+      await producer.send({ topic: name, acks: -1, messages: [...Array(30).keys()].map(i => ({ key: `sk${i}`, value: `sv${i}` })) })
+    } finally {
+      await producer.disconnect()
+    }
+    const want = new Set([...Array(30).keys()].map(i => `sk${i}`))
+    const seen = () => new Set(got.flat().map(r => r[1]).filter(k => want.has(k)))
+    deadline = Date.now() + 30000
+    while (seen().size < want.size && Date.now() < deadline) await sleep(200)
+    await sleep(1000)
+    const mine = got.map(g => g.filter(r => want.has(r[1])))
+    const keys = mine.flat().map(r => r[1])
+    const wrong = mine.flatMap((g, i) => g.filter(r => !assigned[i].includes(r[0])).map(r => [i, r[0]]))
+    check('the two members read every new record once, each from its own partitions',
+      keys.length === want.size && new Set(keys).size === want.size && !wrong.length && mine.every(g => g.length > 0),
+      `${keys.length} of ${want.size} read (${new Set(keys).size} distinct), from others' partitions ${str(wrong.slice(0, 3))}`)
+  } finally {
+    for (const m of members) await m.consumer.disconnect()
+  }
+}
+
 async function main () {
   const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: [broker], logLevel: logLevel.ERROR,
     retry: { retries: 3 }, requestTimeout: 30000 })
@@ -325,6 +482,7 @@ async function main () {
   }
   console.log(`kafkajs-window ${t0} ${t1}`)
   await adminExtras(kafka)
+  await groupChecks(kafka)
   process.exit(failed ? 1 : 0)
 }
 

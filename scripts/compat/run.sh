@@ -4,8 +4,12 @@
 # produces keyed records with headers in every codec with acks=all, reads them back without a
 # consumer group and checks them, and checks ListOffsets; confluent-kafka, kafka-python and kafkajs
 # then check admin calls by their effect (CreatePartitions, DeleteRecords, describe cluster/topics,
-# DescribeLogDirs, offsets by timestamp); confluent-kafka also runs a consumer group (commit, resume,
-# ListGroups, DescribeGroups, OffsetFetch, DeleteGroups); see the programs' headers.
+# DescribeLogDirs, offsets by timestamp). Every client runs a consumer group: a subscribed member
+# commits what it processed, a second run in the group resumes exactly after the commits, and the
+# client's admin API sees the commits and the group (confluent-kafka also DeleteGroups); kafka-python,
+# aiokafka and kafkajs also have two members split the partitions, and kafka-python deletes a
+# committed offset with OffsetDelete (refused with GROUP_SUBSCRIBED_TO_TOPIC while a member is
+# subscribed). See the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.

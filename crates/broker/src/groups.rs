@@ -178,6 +178,24 @@ impl Groups {
         Ok(())
     }
 
+    /// Runs `remove`, the deletion of `__consumer_offsets`, under the coordinator lock (so no
+    /// append or load runs meanwhile) and, if it succeeds, forgets every group and offset: the
+    /// state lived in the deleted topic. Parked JoinGroup/SyncGroup requests lose their reply
+    /// channel and answer NOT_COORDINATOR, so their clients look the coordinator up again; the
+    /// next group request creates the topic anew ([`Groups::ensure_ready`]).
+    pub fn remove_offsets_topic<T, E>(&self, remove: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let mut inner = self.lock();
+        let out = remove()?;
+        let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        inner.coordinator = Coordinator::new(self.config.clone(), seed);
+        inner.partitions = None;
+        drop(inner);
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.wake.notify_one();
+        tracing::warn!("{OFFSETS_TOPIC} was deleted: every group and committed offset is forgotten");
+        Ok(out)
+    }
+
     /// A fresh reply id with its receiver.
     pub fn park(&self) -> (ReplyId, oneshot::Receiver<Reply>) {
         let id = self.next_reply.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! Creating and deleting topics: Kafka's validation rules, then one metadata commit.
 
 use crate::context::Broker;
+use sluice_group::OFFSETS_TOPIC;
 use sluice_metadata::{ConfigResource, MetadataError, MetadataImage, MetadataRecord};
 use sluice_protocol::{ErrorCode, Uuid};
 use std::io::Read;
@@ -236,28 +237,44 @@ pub fn create(broker: &Broker, topic: &NewTopic<'_>, validate_only: bool) -> Res
     Ok(created)
 }
 
-/// Deletes a topic by id with one metadata commit.
+/// Deletes a topic by id with one metadata commit, then closes and deletes its partition logs
+/// (their directories are named after the topic, so a later topic of the same name would
+/// otherwise open the old data).
+///
+/// Internal topics may be deleted, as Kafka's controller allows (only kafka-topics.sh refuses
+/// them, on the client side). `__consumer_offsets` is removed under the group coordinator's lock
+/// and the coordinator forgets every group with it, as Kafka's resigns the partitions' groups; the
+/// next group request creates the topic again, empty.
 pub fn delete(broker: &Broker, topic_id: Uuid) -> Result<(), Refusal> {
     if !broker.settings.delete_topic_enable {
         return Err((ErrorCode::TopicDeletionDisabled, "Topic deletion is disabled.".into()));
     }
-    let mut store = broker.metadata();
-    let Some(topic) = store.image().topics.get(&topic_id) else {
-        return Err((
-            ErrorCode::UnknownTopicId,
-            "This server does not host this topic ID.".into(),
-        ));
+    let remove = || -> Result<(), Refusal> {
+        let mut store = broker.metadata();
+        let Some(topic) = store.image().topics.get(&topic_id).cloned() else {
+            return Err((
+                ErrorCode::UnknownTopicId,
+                "This server does not host this topic ID.".into(),
+            ));
+        };
+        store
+            .commit(&[MetadataRecord::RemoveTopic { topic_id }])
+            .map_err(metadata_refusal)?;
+        drop(store);
+        broker.logs.remove_topic(&topic);
+        Ok(())
     };
-    if INTERNAL_TOPICS.contains(&topic.name.as_str()) {
-        return Err((
-            ErrorCode::TopicAuthorizationFailed,
-            format!("Internal topic {} cannot be deleted.", topic.name),
-        ));
+    let is_offsets_topic = broker
+        .metadata()
+        .image()
+        .topics
+        .get(&topic_id)
+        .is_some_and(|t| t.name == OFFSETS_TOPIC);
+    if is_offsets_topic {
+        broker.groups.remove_offsets_topic(remove)
+    } else {
+        remove()
     }
-    store
-        .commit(&[MetadataRecord::RemoveTopic { topic_id }])
-        .map_err(metadata_refusal)?;
-    Ok(())
 }
 
 fn metadata_refusal(e: MetadataError) -> Refusal {

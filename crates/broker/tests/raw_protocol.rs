@@ -452,6 +452,68 @@ mod topics {
         server.shutdown().await;
     }
 
+    /// Produces `n` records to partition 0 of `name`; returns the base offset.
+    async fn produce(s: &mut TcpStream, name: &str, n: usize) -> i64 {
+        use sluice_protocol::generated::ProduceRequest;
+        use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+        use sluice_protocol::records::{BatchBuilder, NewRecord};
+        let mut b = BatchBuilder::new(0);
+        for i in 0..n {
+            b.append(&NewRecord::new(
+                1_600_000_000_000,
+                None,
+                Some(Bytes::from(format!("v{i}"))),
+            ))
+            .unwrap();
+        }
+        let body = RequestBody::Produce(ProduceRequest {
+            acks: 1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: name.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(b.build().unwrap().into_bytes()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(s, 0, 9, 1, body).await;
+        let ResponseBody::Produce(r) = body else { panic!() };
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!(p.error_code, 0);
+        p.base_offset
+    }
+
+    #[tokio::test]
+    async fn a_topic_created_again_after_deletion_starts_empty() {
+        let server = start(|_| {}).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        assert_eq!(create_error(&mut s, 7, create("again", 1, 1, false)).await.0, 0);
+        assert_eq!(produce(&mut s, "again", 5).await, 0);
+        let (_, body) = call(
+            &mut s,
+            20,
+            4,
+            2,
+            RequestBody::DeleteTopics(DeleteTopicsRequest {
+                topic_names: vec!["again".into()],
+                timeout_ms: 1000,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let ResponseBody::DeleteTopics(r) = body else { panic!() };
+        assert_eq!(r.responses[0].error_code, 0);
+        // Partition directories are named after the topic: the deleted topic's must be gone, or
+        // the new topic would open its records (Kafka's new topic is empty).
+        assert_eq!(create_error(&mut s, 7, create("again", 1, 1, false)).await.0, 0);
+        assert_eq!(produce(&mut s, "again", 1).await, 0, "the new topic starts at offset 0");
+        server.shutdown().await;
+    }
+
     #[tokio::test]
     async fn topics_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();

@@ -2,9 +2,11 @@
 //!
 //! Offset -1 means the high watermark. An offset above the high watermark is OFFSET_OUT_OF_RANGE;
 //! one below the current log start changes nothing. The answer carries the new low watermark.
+//! Internal topics are refused with INVALID_TOPIC_EXCEPTION, as Kafka does.
 
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::topics::INTERNAL_TOPICS;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use sluice_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
@@ -33,6 +35,14 @@ pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> DeleteRecordsRespo
                         out.error_code = ErrorCode::UnknownTopicOrPartition.code();
                         return out;
                     };
+                    // A coordinator's state lives in its internal topic from the first record on:
+                    // moving the log start would lose committed offsets on the next load. Kafka's
+                    // ReplicaManager refuses it (after the existence check) with
+                    // INVALID_TOPIC_EXCEPTION.
+                    if INTERNAL_TOPICS.contains(&topic.name.as_str()) {
+                        out.error_code = ErrorCode::InvalidTopicException.code();
+                        return out;
+                    }
                     let result = broker
                         .logs
                         .partition(topic, p.partition_index, overrides.as_ref())

@@ -45,7 +45,10 @@ pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeade
         let response = match groups.finish(applied).await {
             Ok(()) => match rx.await {
                 Ok(Reply::Join(r)) => r,
-                _ => error_response(&member_id, ErrorCode::UnknownServerError),
+                Ok(_) => error_response(&member_id, ErrorCode::UnknownServerError),
+                // The reply channel was dropped: `__consumer_offsets` was deleted and the
+                // coordinator forgot the group; the client looks the coordinator up again.
+                Err(_) => error_response(&member_id, ErrorCode::NotCoordinator),
             },
             Err(code) => {
                 groups.unpark(reply);

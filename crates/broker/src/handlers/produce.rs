@@ -10,6 +10,9 @@
 //! compacted topics, CreateTime within the timestamp window (per-record errors), and
 //! recompression when the topic names another codec.
 //!
+//! A client may not write to an internal topic (`__consumer_offsets`, `__transaction_state`,
+//! `__share_group_state`): INVALID_TOPIC_EXCEPTION per partition, as Kafka answers.
+//!
 //! Idempotent producers: each batch's producer id, epoch and sequences are checked against the
 //! partition's producer state under the same lock as the append (see [`crate::producers`]); a
 //! retried batch is answered with its original offsets and not appended twice. Transactional
@@ -20,6 +23,7 @@ use crate::context::Broker;
 use crate::errors::storage_error_code;
 use crate::logs::now_ms;
 use crate::producers::Check;
+use crate::topics::INTERNAL_TOPICS;
 use crate::validate::{Rejection, Rules, validate};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::produce_response::{
@@ -109,6 +113,14 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest)
                             Some("No records in the request.".into()),
                         );
                     };
+                    // Internal topics are written by their coordinators only (the group
+                    // coordinator appends to `__consumer_offsets` in crate::groups, not through
+                    // here): a client's batch would be replayed as coordinator state. Kafka's
+                    // ReplicaManager refuses it per partition with INVALID_TOPIC_EXCEPTION and no
+                    // error message, after the unknown-partition and record-format checks.
+                    if INTERNAL_TOPICS.contains(&topic.name.as_str()) {
+                        return partition_error(index, ErrorCode::InvalidTopicException, None);
+                    }
                     let partition = match broker.logs.partition(topic, index, overrides.as_ref()) {
                         Ok(p) => p,
                         Err(e) => return partition_error(index, storage_error_code(&e), Some(e.to_string())),

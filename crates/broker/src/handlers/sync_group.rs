@@ -24,7 +24,10 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: SyncGroupReques
         let response = match groups.finish(applied).await {
             Ok(()) => match rx.await {
                 Ok(Reply::Sync(r)) => r,
-                _ => error_response(ErrorCode::UnknownServerError),
+                Ok(_) => error_response(ErrorCode::UnknownServerError),
+                // The reply channel was dropped: `__consumer_offsets` was deleted and the
+                // coordinator forgot the group; the client looks the coordinator up again.
+                Err(_) => error_response(ErrorCode::NotCoordinator),
             },
             Err(code) => {
                 groups.unpark(reply);
