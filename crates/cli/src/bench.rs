@@ -32,6 +32,12 @@ pub enum BenchMode {
     Consume,
     /// End-to-end latency at a target rate, producing and consuming at once.
     E2e,
+    /// Offset commits per second and their latency (OffsetCommit, one partition each).
+    Commit,
+    /// Time for a classic group of --members to rebalance when one joins or leaves.
+    Rebalance,
+    /// Creates --groups groups, each with one member and one committed offset.
+    Groups,
 }
 
 /// `bench`.
@@ -77,6 +83,16 @@ pub struct BenchArgs {
     /// Produce requests in flight per producer.
     #[arg(long, default_value_t = 5)]
     pub max_in_flight: usize,
+    /// commit: connections committing at once; groups: groups being created at once.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// rebalance: members of the group before the first measured round (--records sets the
+    /// number of rounds, default 20).
+    #[arg(long, default_value_t = 10)]
+    pub members: usize,
+    /// groups: how many groups to create.
+    #[arg(long, default_value_t = 10_000)]
+    pub groups: usize,
     /// e2e: target produce rate in MB/s.
     #[arg(long = "rate-mb-s", default_value_t = 10.0)]
     pub rate_mb_s: f64,
@@ -146,11 +162,11 @@ impl BenchReport {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
-fn latency(h: &Histogram<u64>) -> Latency {
+pub(crate) fn latency(h: &Histogram<u64>) -> Latency {
     Latency {
         p50: h.value_at_quantile(0.5),
         p99: h.value_at_quantile(0.99),
@@ -170,9 +186,42 @@ pub(crate) async fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), Cl
         BenchMode::Produce => bench_produce(&args).await?,
         BenchMode::Consume => bench_consume(&args).await?,
         BenchMode::E2e => bench_e2e(&args).await?,
+        BenchMode::Commit => crate::bench_groups::bench_commit(&args).await?,
+        BenchMode::Rebalance => crate::bench_groups::bench_rebalance(&args).await?,
+        BenchMode::Groups => crate::bench_groups::bench_groups(&args).await?,
+    };
+    let unit = match report.mode {
+        "commit" => Some("commits"),
+        "rebalance" => Some("rebalances"),
+        "groups" => Some("groups"),
+        _ => None,
     };
     if args.json {
         writeln!(out, "{}", report.to_json())?;
+    } else if let Some(unit) = unit {
+        writeln!(
+            out,
+            "{}: {} {unit} in {:.2} s: {:.0} {unit}/s",
+            report.mode,
+            report.records,
+            report.seconds,
+            report.records_per_s()
+        )?;
+        let l = report.latency;
+        writeln!(
+            out,
+            "{} latency (us): p50 {} p99 {} p99.9 {} max {} mean {:.0}",
+            if report.mode == "groups" {
+                "join+sync+commit"
+            } else {
+                report.mode
+            },
+            l.p50,
+            l.p99,
+            l.p999,
+            l.max,
+            l.mean
+        )?;
     } else {
         writeln!(
             out,
@@ -199,7 +248,7 @@ pub(crate) async fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), Cl
     Ok(())
 }
 
-async fn ensure_topic(client: &Client, args: &BenchArgs) -> Result<(), CliError> {
+pub(crate) async fn ensure_topic(client: &Client, args: &BenchArgs) -> Result<(), CliError> {
     match client
         .create_topic(NewTopic {
             name: args.topic.clone(),
@@ -235,7 +284,7 @@ fn producer_config(args: &BenchArgs) -> ProducerConfig {
         compression: args.compression.into(),
         linger: Duration::from_millis(args.linger_ms.unwrap_or(match args.mode {
             BenchMode::E2e => 0,
-            BenchMode::Produce | BenchMode::Consume => 5,
+            _ => 5,
         })),
         batch_bytes: args.batch_bytes.max(1),
         buffer_bytes: (32 << 20).max(args.batch_bytes * 4),

@@ -6,6 +6,7 @@
 //! stdout passed in so tests can drive it.
 
 mod bench;
+mod bench_groups;
 mod commands;
 mod time;
 

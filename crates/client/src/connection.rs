@@ -195,6 +195,12 @@ impl Connection {
     /// several before awaiting any.
     pub async fn start(&self, body: RequestBody) -> Result<PendingResponse> {
         let version = self.require(body.api_key())?;
+        self.start_version(body, version).await
+    }
+
+    /// Starts a request at `version` (which the caller knows the broker serves), like
+    /// [`Connection::start`].
+    pub async fn start_version(&self, body: RequestBody, version: i16) -> Result<PendingResponse> {
         let rx = self.enqueue(body, version, true).await?.expect("a reply channel");
         Ok(PendingResponse {
             rx,
