@@ -51,11 +51,11 @@ pub enum GroupAction {
     /// Lists groups with their state, type and protocol type.
     List {
         /// Only groups in these states, comma-separated (e.g. Stable,Empty).
-        #[arg(long, value_name = "STATE[,STATE]", value_parser = parse_states)]
-        state: Option<Vec<String>>,
+        #[arg(long, value_name = "STATE[,STATE]", value_delimiter = ',', value_parser = parse_state)]
+        state: Vec<String>,
         /// Only groups of these types, comma-separated (classic, consumer).
-        #[arg(long = "type", value_name = "TYPE[,TYPE]", value_parser = parse_types)]
-        group_type: Option<Vec<String>>,
+        #[arg(long = "type", value_name = "TYPE[,TYPE]", value_delimiter = ',', value_parser = parse_type)]
+        group_type: Vec<String>,
     },
     /// Shows a group's state, members and their assignments, and per partition the committed
     /// offset, log end offset and lag.
@@ -148,32 +148,22 @@ pub(crate) fn parse_topic_arg(s: &str) -> Result<TopicArg, String> {
     })
 }
 
-fn parse_states(s: &str) -> Result<Vec<String>, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            STATES
-                .iter()
-                .find(|v| v.eq_ignore_ascii_case(x))
-                .map(|v| (*v).to_owned())
-                .ok_or_else(|| format!("Invalid state list '{s}'. Valid states are: {}", STATES.join(", ")))
-        })
-        .collect()
+/// One state of a `--state` list, in Kafka's spelling whatever the case given.
+fn parse_state(s: &str) -> Result<String, String> {
+    STATES
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case(s.trim()))
+        .map(|v| (*v).to_owned())
+        .ok_or_else(|| format!("Invalid state '{s}'. Valid states are: {}", STATES.join(", ")))
 }
 
-fn parse_types(s: &str) -> Result<Vec<String>, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            TYPES
-                .iter()
-                .find(|v| v.eq_ignore_ascii_case(x))
-                .map(|v| (*v).to_owned())
-                .ok_or_else(|| format!("Invalid types list '{s}'. Valid types are: {}", TYPES.join(", ")))
-        })
-        .collect()
+/// One type of a `--type` list, lower-cased as ListGroups expects.
+fn parse_type(s: &str) -> Result<String, String> {
+    TYPES
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case(s.trim()))
+        .map(|v| (*v).to_owned())
+        .ok_or_else(|| format!("Invalid type '{s}'. Valid types are: {}", TYPES.join(", ")))
 }
 
 fn parse_datetime(s: &str) -> Result<i64, String> {
@@ -240,16 +230,8 @@ fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn list(
-    client: &Client,
-    states: Option<Vec<String>>,
-    types: Option<Vec<String>>,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let filter = ListGroupsFilter {
-        states: states.unwrap_or_default(),
-        types: types.unwrap_or_default(),
-    };
+async fn list(client: &Client, states: Vec<String>, types: Vec<String>, out: &mut dyn Write) -> Result<(), CliError> {
+    let filter = ListGroupsFilter { states, types };
     let groups = client.list_groups(&filter).await?;
     let mut rows = vec![vec![
         "GROUP".to_owned(),
@@ -694,10 +676,8 @@ async fn delete(client: &Client, groups: &[String], out: &mut dyn Write) -> Resu
     for (group, result) in results {
         match result {
             Ok(()) => writeln!(out, "Deleted group '{group}'.")?,
-            Err(e) => {
-                writeln!(out, "Group '{group}' could not be deleted: {e}.")?;
-                failed.push(e.to_string());
-            }
+            // Failures go to the error (stderr), one sentence each, so stdout lists deletions.
+            Err(e) => failed.push(e.to_string()),
         }
     }
     if failed.is_empty() {

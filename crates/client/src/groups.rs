@@ -557,7 +557,7 @@ impl Client {
                         let g = r.results.into_iter().find(|g| &g.group_id == group).ok_or_else(|| {
                             Error::Protocol(format!("DeleteGroups did not answer for group '{group}'"))
                         })?;
-                        Error::check(g.error_code, None, || format!("Group '{group}'"))
+                        Error::check(g.error_code, None, || format!("Cannot delete group '{group}'"))
                     },
                 )
                 .await;
