@@ -746,14 +746,15 @@ mod tests {
 
     #[test]
     fn state_and_type_filters_are_validated_and_canonical() {
-        assert_eq!(parse_states("stable, EMPTY").unwrap(), vec!["Stable", "Empty"]);
+        assert_eq!(parse_state("stable").unwrap(), "Stable");
+        assert_eq!(parse_state(" EMPTY").unwrap(), "Empty");
         assert!(
-            parse_states("Sleeping")
+            parse_state("Sleeping")
                 .unwrap_err()
-                .starts_with("Invalid state list 'Sleeping'")
+                .starts_with("Invalid state 'Sleeping'")
         );
-        assert_eq!(parse_types("Classic").unwrap(), vec!["classic"]);
-        assert!(parse_types("share").is_err());
+        assert_eq!(parse_type("Classic").unwrap(), "classic");
+        assert!(parse_type("share").is_err());
     }
 
     #[test]

@@ -596,15 +596,10 @@ impl Client {
                             name: (*t).to_owned(),
                             partitions: ps
                                 .iter()
-                                .map(|&p| OffsetDeleteRequestPartition {
-                                    partition_index: p,
-                                    ..Default::default()
-                                })
+                                .map(|&p| OffsetDeleteRequestPartition { partition_index: p })
                                 .collect(),
-                            ..Default::default()
                         })
                         .collect(),
-                    ..Default::default()
                 })
             },
             |body, _| {
