@@ -8,6 +8,7 @@
 mod bench;
 mod bench_groups;
 mod commands;
+mod group;
 mod time;
 
 use clap::{Args, Subcommand};
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 
 pub use bench::{BenchArgs, BenchMode, BenchReport};
 pub use commands::{ClusterArgs, ConsumeArgs, ProduceArgs, TopicAction, TopicArgs};
+pub use group::{GroupAction, GroupArgs, TopicArg};
 
 /// The CLI's subcommands.
 #[derive(Debug, Subcommand)]
@@ -28,6 +30,8 @@ pub enum Command {
     Consume(ConsumeArgs),
     /// Describes the cluster: brokers, controller, cluster id.
     Cluster(ClusterArgs),
+    /// Lists, describes and deletes consumer groups, resets and deletes their offsets.
+    Group(GroupArgs),
     /// Measures produce, consume and end-to-end throughput and latency.
     Bench(BenchArgs),
 }
@@ -116,6 +120,7 @@ pub async fn execute(command: Command, input: &mut dyn BufRead, output: &mut dyn
         Command::Produce(args) => commands::produce(args, input).await,
         Command::Consume(args) => commands::consume(args, output).await,
         Command::Cluster(args) => commands::cluster(args, output).await,
+        Command::Group(args) => group::group(args, output).await,
         Command::Bench(args) => bench::bench(args, output).await,
     }
 }

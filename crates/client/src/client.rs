@@ -279,6 +279,12 @@ impl Client {
         Ok(c)
     }
 
+    /// Records where broker `node_id` listens (as FindCoordinator named it), so
+    /// [`Client::broker`] can connect without a metadata round trip.
+    pub(crate) fn remember_broker(&self, node_id: i32, address: String) {
+        self.brokers.lock().unwrap().insert(node_id, address);
+    }
+
     /// Fetches metadata for `topics` (`None`: every topic), optionally letting the broker
     /// auto-create missing ones.
     pub async fn metadata(&self, topics: Option<&[String]>, auto_create: bool) -> Result<Metadata> {

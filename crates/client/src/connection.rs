@@ -31,6 +31,8 @@ fn client_max_version(key: i16) -> i16 {
         1 => 12, // Fetch
         2 => 8,  // ListOffsets
         3 => 12, // Metadata
+        8 => 9,  // OffsetCommit (v10 addresses topics by id only)
+        9 => 9,  // OffsetFetch (v10 addresses topics by id only)
         18 => 3, // ApiVersions
         19 => 7, // CreateTopics
         20 => 6, // DeleteTopics
