@@ -129,8 +129,9 @@ pub struct ClassicGroup {
     pub protocol_name: Option<String>,
     /// The leader's member id.
     pub leader: Option<String>,
-    /// Members by id.
-    members: BTreeMap<String, ClassicMember>,
+    /// Members by id. Boxed: a B-tree node holds room for eleven entries, and most groups
+    /// have a member or two; unboxed, the empty slots cost 3 KiB per group.
+    members: BTreeMap<String, Box<ClassicMember>>,
     /// Static members: instance id to current member id.
     static_members: HashMap<String, String>,
     /// Members that were given an id (MEMBER_ID_REQUIRED) and have not rejoined with it yet.
@@ -254,13 +255,13 @@ impl ClassicGroup {
 
     /// A member by id.
     pub fn member(&self, member_id: &str) -> Option<&ClassicMember> {
-        self.members.get(member_id)
+        self.members.get(member_id).map(|m| &**m)
     }
 
     /// A member by id, mutably. Callers must not change the fields the group counts (protocols,
     /// awaiting_join, instance_id); use [`ClassicGroup::update_member`] and the join helpers.
     pub fn member_mut(&mut self, member_id: &str) -> Option<&mut ClassicMember> {
-        self.members.get_mut(member_id)
+        self.members.get_mut(member_id).map(|m| &mut **m)
     }
 
     /// Whether `member_id` is a member.
@@ -270,7 +271,7 @@ impl ClassicGroup {
 
     /// Members in arrival order.
     pub fn members_in_order(&self) -> impl Iterator<Item = &ClassicMember> {
-        let mut v: Vec<&ClassicMember> = self.members.values().collect();
+        let mut v: Vec<&ClassicMember> = self.members.values().map(|m| &**m).collect();
         // `add` gives every member a distinct sequence number, so it alone orders them.
         v.sort_by_key(|m| m.join_seq);
         v.into_iter()
@@ -338,7 +339,7 @@ impl ClassicGroup {
         if member.awaiting_join.is_some() {
             self.awaiting_join_count += 1;
         }
-        self.members.insert(member.member_id.clone(), member);
+        self.members.insert(member.member_id.clone(), Box::new(member));
     }
 
     /// Removes a member (or a pending member id), returning it with any parked requests so the
@@ -364,7 +365,7 @@ impl ClassicGroup {
         }
         self.pending_join.remove(member_id);
         self.pending_sync.remove(member_id);
-        removed
+        removed.map(|m| *m)
     }
 
     /// Replaces a member's protocols and timeouts, and parks (or unparks) its JoinGroup.
@@ -427,7 +428,7 @@ impl ClassicGroup {
             self.pending_sync.insert(new_id.to_string());
         }
         old.member_id = old_id.to_string();
-        Some(old)
+        Some(*old)
     }
 
     /// Whether a joining member's protocols are compatible with the group (Kafka's
@@ -548,6 +549,6 @@ impl ClassicGroup {
 
     /// All members, mutably (for fencing parked requests or resetting assignments).
     pub fn members_mut(&mut self) -> impl Iterator<Item = &mut ClassicMember> {
-        self.members.values_mut()
+        self.members.values_mut().map(|m| &mut **m)
     }
 }

@@ -185,7 +185,9 @@ struct Group {
     /// Membership and rebalance state.
     classic: ClassicGroup,
     /// Committed offsets by topic and partition.
-    offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// Values boxed: a B-tree node holds room for eleven entries, and many groups commit a
+    /// partition or two; the empty slots then cost a pointer each instead of a whole value.
+    offsets: BTreeMap<(String, i32), Box<OffsetValue>>,
 }
 
 /// The coordinator of every group on this broker.
@@ -194,7 +196,9 @@ pub struct Coordinator {
     /// Settings.
     config: GroupConfig,
     /// Groups by id.
-    groups: HashMap<String, Group>,
+    /// Boxed: a map stores its values inline in buckets it sizes up to twice the count, and a
+    /// group is several hundred bytes; a box makes an empty bucket cost a pointer.
+    groups: HashMap<String, Box<Group>>,
     /// Session, join and sync deadlines.
     timers: Timers<TimerKey, TimerAction>,
     /// Source of member ids: seeded, so tests are reproducible.
@@ -261,7 +265,7 @@ impl Coordinator {
             CoordinatorRecord::OffsetCommit { key, value } => match value {
                 Some(v) => {
                     let group = self.group_or_create(&key.group_id, now_ms);
-                    group.offsets.insert((key.topic, key.partition), v);
+                    group.offsets.insert((key.topic, key.partition), Box::new(v));
                 }
                 None => {
                     if let Some(g) = self.groups.get_mut(&key.group_id) {
@@ -307,9 +311,11 @@ impl Coordinator {
     }
 
     fn group_or_create(&mut self, group_id: &str, now_ms: i64) -> &mut Group {
-        self.groups.entry(group_id.to_string()).or_insert_with(|| Group {
-            classic: ClassicGroup::new(group_id.to_string(), now_ms),
-            offsets: BTreeMap::new(),
+        self.groups.entry(group_id.to_string()).or_insert_with(|| {
+            Box::new(Group {
+                classic: ClassicGroup::new(group_id.to_string(), now_ms),
+                offsets: BTreeMap::new(),
+            })
         })
     }
 
@@ -499,7 +505,8 @@ impl Coordinator {
             .iter()
             .map(|p| Protocol {
                 name: p.name.clone(),
-                metadata: p.metadata.clone(),
+                // Copied: a slice would keep the whole request frame alive with the member.
+                metadata: Bytes::copy_from_slice(&p.metadata),
             })
             .collect();
 
@@ -981,7 +988,8 @@ impl Coordinator {
                     for m in g.members_mut() {
                         m.assignment = assignments
                             .get(m.member_id.as_str())
-                            .map(|b| (*b).clone())
+                            // Copied: a slice would keep the leader's whole request alive.
+                            .map(|b| Bytes::copy_from_slice(b))
                             .unwrap_or_default();
                     }
                     g.transition(ClassicState::Stable, now_ms);
@@ -1184,7 +1192,9 @@ impl Coordinator {
                 commit_timestamp_ms: now_ms,
                 expire_timestamp_ms,
             };
-            group.offsets.insert((o.topic.clone(), o.partition), value.clone());
+            group
+                .offsets
+                .insert((o.topic.clone(), o.partition), Box::new(value.clone()));
             fx.records.push(CoordinatorRecord::OffsetCommit {
                 key: OffsetKey {
                     group_id: req.group_id.clone(),
@@ -1212,7 +1222,12 @@ impl Coordinator {
                 .map(|(topic, partitions)| {
                     let parts = partitions
                         .iter()
-                        .map(|p| (*p, offsets.and_then(|o| o.get(&(topic.clone(), *p)).cloned())))
+                        .map(|p| {
+                            (
+                                *p,
+                                offsets.and_then(|o| o.get(&(topic.clone(), *p)).map(|v| (**v).clone())),
+                            )
+                        })
                         .collect();
                     (topic.clone(), parts)
                 })
@@ -1221,8 +1236,8 @@ impl Coordinator {
                 let mut out: Vec<(String, Vec<(i32, Option<OffsetValue>)>)> = Vec::new();
                 for ((topic, partition), v) in offsets.into_iter().flatten() {
                     match out.last_mut() {
-                        Some((t, parts)) if t == topic => parts.push((*partition, Some(v.clone()))),
-                        _ => out.push((topic.clone(), vec![(*partition, Some(v.clone()))])),
+                        Some((t, parts)) if t == topic => parts.push((*partition, Some((**v).clone()))),
+                        _ => out.push((topic.clone(), vec![(*partition, Some((**v).clone()))])),
                     }
                 }
                 out
