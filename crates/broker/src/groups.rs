@@ -414,3 +414,47 @@ fn reply_with_error(reply: Reply, code: ErrorCode) -> Reply {
         }
     }
 }
+
+/// The topics as consumer groups see them, copied out of the metadata image before the
+/// coordinator lock is taken (the coordinator does no I/O and takes no other lock).
+#[derive(Debug, Default)]
+pub struct TopicSnapshot {
+    /// Topic name to id and partition count.
+    by_name: HashMap<String, (sluice_protocol::Uuid, i32)>,
+    /// Topic id to name, to describe assignments.
+    by_id: HashMap<sluice_protocol::Uuid, String>,
+}
+
+impl TopicSnapshot {
+    /// Every topic of the broker's current metadata image.
+    pub fn of(broker: &Broker) -> TopicSnapshot {
+        let store = broker.metadata();
+        let image = store.image();
+        let mut snapshot = TopicSnapshot::default();
+        for t in image.topics.values() {
+            snapshot
+                .by_name
+                .insert(t.name.clone(), (t.topic_id, t.partitions.len() as i32));
+            snapshot.by_id.insert(t.topic_id, t.name.clone());
+        }
+        snapshot
+    }
+}
+
+impl sluice_group::TopicView for TopicSnapshot {
+    fn by_name(&self, name: &str) -> Option<(sluice_protocol::Uuid, i32)> {
+        self.by_name.get(name).copied()
+    }
+
+    fn name_of(&self, id: &sluice_protocol::Uuid) -> Option<String> {
+        self.by_id.get(id).cloned()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.by_name
+            .keys()
+            .filter(|n| !topics::INTERNAL_TOPICS.contains(&n.as_str()))
+            .cloned()
+            .collect()
+    }
+}
