@@ -40,7 +40,7 @@ cleanup() { if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi; rm
 trap cleanup EXIT
 
 SLUICE_LOG="${SLUICE_LOG:-info}" "$bin" serve -o "listeners=PLAINTEXT://$broker" -o "log.dirs=$work/data" \
-  -o num.partitions=3 2>"$work/broker.log" &
+  -o num.partitions=3 -o group.consumer.heartbeat.interval.ms=500 2>"$work/broker.log" &
 pid=$!
 for _ in $(seq 1 100); do
   if grep -q "sluice is ready" "$work/broker.log"; then break; fi

@@ -370,10 +370,8 @@ fn validate(version: i16, req: &ConsumerGroupHeartbeatRequest, assignors: &[Stri
             format!("SubscribedTopicNames can't have more than {MEMBER_TOPICS_MAX} topics."),
         );
     }
-    if let Some(regex) = &req.subscribed_topic_regex {
-        if regex.is_empty() {
-            return fail(ErrorCode::InvalidRequest, "SubscribedTopicRegex must not be empty.");
-        }
+    // An empty regex means "none" (librdkafka sends one with a list of names), as in Kafka.
+    if let Some(regex) = req.subscribed_topic_regex.as_ref().filter(|r| !r.is_empty()) {
         if let Err(why) = compile_regex(regex) {
             return fail(
                 ErrorCode::InvalidRegularExpression,
@@ -567,6 +565,14 @@ impl Coordinator {
         match result {
             Ok(response) => (response, fx),
             Err((code, message)) => {
+                tracing::debug!(
+                    group = req.group_id,
+                    member = req.member_id,
+                    epoch = req.member_epoch,
+                    ?code,
+                    message,
+                    "ConsumerGroupHeartbeat refused"
+                );
                 // A group this failed request created (only in memory) is forgotten again.
                 if created
                     && let Some(g) = self.groups.get(&req.group_id)
@@ -770,8 +776,8 @@ impl Coordinator {
                 names.dedup();
                 s.subscribed_topic_names = names;
             }
-            if req.subscribed_topic_regex.is_some() {
-                s.subscribed_topic_regex = req.subscribed_topic_regex.clone();
+            if let Some(regex) = &req.subscribed_topic_regex {
+                s.subscribed_topic_regex = (!regex.is_empty()).then(|| regex.clone());
             }
             s.client_id = client.client_id.to_string();
             s.client_host = client.client_host.to_string();

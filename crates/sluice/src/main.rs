@@ -167,6 +167,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
                 .filter(|a| ["uniform", "range"].contains(&a.as_str()))
                 .cloned()
                 .collect(),
+            ..sluice_group::GroupConfig::default()
         },
         offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,
         offsets_retention_check_interval_ms: cfg.offsets_retention_check_interval_ms,
