@@ -752,7 +752,10 @@ impl Coordinator {
                 }
             }
         };
-        let previous = g.members.get(&member_id).cloned();
+        // A static member taking over its instance's place compares with the member it replaces:
+        // same subscription, no new group epoch.
+        let static_replaced = replaced.is_some();
+        let previous = g.members.get(&member_id).cloned().or_else(|| replaced.clone());
 
         // 1. The member's subscription.
         let mut updated = member.clone();
@@ -811,7 +814,7 @@ impl Coordinator {
             .get_mut(group_id)
             .and_then(|g| g.consumer.as_mut())
             .expect("consumer group");
-        if previous.as_ref().map(|p| &p.subscription) != Some(&updated.subscription) {
+        if static_replaced || previous.as_ref().map(|p| &p.subscription) != Some(&updated.subscription) {
             fx.records
                 .push(CoordinatorRecord::Consumer(ConsumerRecord::MemberSubscription {
                     group_id: group_id.to_string(),
@@ -877,8 +880,8 @@ impl Coordinator {
         let next = reconcile(&updated, g.assignment_epoch, &target, owned.as_ref(), &|t, p| {
             owners.contains(&(*t, p))
         });
-        let assignment_changed = next.assigned != member.assigned || previous.is_none();
-        if next != updated || previous.is_none() {
+        let assignment_changed = next.assigned != member.assigned || previous.is_none() || static_replaced;
+        if next != updated || previous.is_none() || static_replaced {
             fx.records
                 .push(CoordinatorRecord::Consumer(ConsumerRecord::CurrentAssignment {
                     group_id: group_id.to_string(),
