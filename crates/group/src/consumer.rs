@@ -855,7 +855,20 @@ impl Coordinator {
         let meta = g.subscription_metadata(topics);
         let hash = metadata_hash(&meta);
         if hash != g.metadata_hash {
-            bump = true;
+            if bump || g.group_epoch == g.assignment_epoch {
+                bump = true;
+            } else {
+                // A new target is due anyway (a member left, and its subscription went with
+                // it): record the new metadata under the current epoch instead of a second bump.
+                g.metadata_hash = hash;
+                fx.records.push(CoordinatorRecord::Consumer(ConsumerRecord::GroupEpoch {
+                    group_id: group_id.to_string(),
+                    value: Some(GroupEpochValue {
+                        epoch: g.group_epoch,
+                        metadata_hash: hash,
+                    }),
+                }));
+            }
         }
         if bump {
             g.group_epoch += 1;
