@@ -57,6 +57,9 @@ pub trait TopicView {
     fn name_of(&self, id: &Uuid) -> Option<String>;
     /// The names regular expressions may match (internal topics excluded).
     fn names(&self) -> Vec<String>;
+    /// Changes whenever topics are created, deleted or grow (the metadata image's offset):
+    /// a heartbeat looks the group's topics up again only when it moved.
+    fn version(&self) -> i64;
 }
 
 /// Where a member is in converging to its target assignment (Kafka's `MemberState`, with its
@@ -154,6 +157,9 @@ pub struct ConsumerGroup {
     pub resolved_regexes: BTreeMap<String, BTreeSet<String>>,
     /// When the regular expressions were last resolved (ms); `None` forces a resolution.
     pub regexes_resolved_at_ms: Option<i64>,
+    /// The [`TopicView::version`] the metadata hash was last checked against; `None` (after a
+    /// restart or a member's departure) forces a check.
+    pub metadata_checked_version: Option<i64>,
 }
 
 /// The group's state as ListGroups and ConsumerGroupDescribe name it.
@@ -691,7 +697,11 @@ impl Coordinator {
                     );
                 }
                 // A known member rejoining with epoch 0 abandoned its partitions (it was fenced
-                // or lost its state): it starts over with the same id.
+                // or lost its state): it starts over with the same id. Kafka 4 answers this with
+                // FENCED_MEMBER_EPOCH unless the member's previous epoch is 0, which leaves a
+                // fenced client unable to rejoin until its session expires; starting it over
+                // is what the client asked for and hands nothing out twice (its partitions are
+                // released first, as for a new member).
                 Some(_) if joining => ConsumerMember {
                     subscription: g.members[&member_id].subscription.clone(),
                     ..ConsumerMember::new(member_id.clone())
@@ -846,14 +856,26 @@ impl Coordinator {
             .members
             .values()
             .any(|m| m.subscription.subscribed_topic_regex.is_some());
+        let mut resolved = false;
         if has_regex && (new_regex || refresh_due) {
+            let before = std::mem::take(&mut g.resolved_regexes);
             resolve_regexes(g, topics);
             g.regexes_resolved_at_ms = Some(now_ms);
+            resolved = before != g.resolved_regexes;
         } else if !has_regex {
             g.resolved_regexes.clear();
         }
-        let meta = g.subscription_metadata(topics);
-        let hash = metadata_hash(&meta);
+        // The subscribed topics are looked up again only when something they depend on moved:
+        // the subscriptions, the regexes' matches, or the topics themselves.
+        let recheck = bump || resolved || g.metadata_checked_version != Some(topics.version());
+        let mut meta = None;
+        if recheck {
+            g.metadata_checked_version = Some(topics.version());
+            let m = g.subscription_metadata(topics);
+            let hash = metadata_hash(&m);
+            meta = Some((m, hash));
+        }
+        let hash = meta.as_ref().map_or(g.metadata_hash, |(_, h)| *h);
         if hash != g.metadata_hash {
             if bump || g.group_epoch == g.assignment_epoch {
                 bump = true;
@@ -884,12 +906,22 @@ impl Coordinator {
 
         // 2. A new target assignment when the group moved on.
         if g.group_epoch > g.assignment_epoch {
+            let meta = match meta {
+                Some((m, _)) => m,
+                None => g.subscription_metadata(topics),
+            };
             compute_target(group_id, g, &meta, &default_assignor, fx);
         }
 
-        // 3. The member's next step towards its target.
+        // 3. The member's next step towards its target (who owns what is only needed when the
+        // member has somewhere to go).
         let target = g.target.get(&member_id).cloned().unwrap_or_default();
-        let owners = owners_except(g, &member_id);
+        let settled = updated.state == MemberState::Stable && updated.member_epoch == g.assignment_epoch;
+        let owners = if settled {
+            BTreeSet::new()
+        } else {
+            owners_except(g, &member_id)
+        };
         let next = reconcile(&updated, g.assignment_epoch, &target, owned.as_ref(), &|t, p| {
             owners.contains(&(*t, p))
         });
@@ -1022,6 +1054,7 @@ impl Coordinator {
             return;
         }
         g.target.remove(member_id);
+        g.metadata_checked_version = None;
         remove_member_records(group_id, member_id, fx);
         if !g
             .members

@@ -16,11 +16,12 @@ const REBALANCE_MS: i32 = 20_000;
 
 /// The topics the "broker" has.
 #[derive(Default, Clone)]
-struct Topics(BTreeMap<String, (Uuid, i32)>);
+struct Topics(BTreeMap<String, (Uuid, i32)>, i64);
 
 impl Topics {
     fn with(mut self, name: &str, id: u8, partitions: i32) -> Topics {
         self.0.insert(name.to_string(), (Uuid([id; 16]), partitions));
+        self.1 += 1;
         self
     }
 }
@@ -34,6 +35,9 @@ impl TopicView for Topics {
     }
     fn names(&self) -> Vec<String> {
         self.0.keys().cloned().collect()
+    }
+    fn version(&self) -> i64 {
+        self.1
     }
 }
 

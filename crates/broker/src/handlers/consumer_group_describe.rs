@@ -31,7 +31,7 @@ pub fn handle(broker: &Broker, req: &ConsumerGroupDescribeRequest) -> ConsumerGr
         let groups: Vec<DescribedGroup> = req
             .group_ids
             .iter()
-            .map(|g| c.consumer_group_describe(g, req.include_authorized_operations, &topics))
+            .map(|g| c.consumer_group_describe(g, req.include_authorized_operations, topics.as_ref()))
             .collect();
         (groups, Default::default())
     });

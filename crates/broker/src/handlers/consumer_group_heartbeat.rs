@@ -46,7 +46,7 @@ pub fn handle(
                 client_host: &host,
             },
             &req,
-            &topics,
+            topics.as_ref(),
         )
     });
     let broker = broker.clone();
