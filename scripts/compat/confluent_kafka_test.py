@@ -4,7 +4,8 @@
 with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets; then
 the admin calls CreatePartitions, describe_topics, describe_cluster, list_offsets (earliest,
 latest, by timestamp, max timestamp), DeleteRecords, describe_configs, alter_configs and
-incremental_alter_configs, each checked by its effect.
+incremental_alter_configs, each checked by its effect; a classic consumer group; and a KIP-848
+group (group.protocol=consumer) scaling 1 -> 3 -> 2 members while a producer writes.
     confluent_kafka_test.py <bootstrap>
     confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
     confluent_kafka_test.py <bootstrap> --consumer-protocol

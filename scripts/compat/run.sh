@@ -5,7 +5,8 @@
 # consumer group and checks them, and checks ListOffsets; confluent-kafka, kafka-python and kafkajs
 # then check admin calls by their effect (CreatePartitions, DeleteRecords, describe cluster/topics,
 # DescribeLogDirs, offsets by timestamp); confluent-kafka also runs a consumer group (commit, resume,
-# ListGroups, DescribeGroups, OffsetFetch, DeleteGroups); see the programs' headers.
+# ListGroups, DescribeGroups, OffsetFetch, DeleteGroups) and a KIP-848 group (group.protocol=consumer)
+# scaling 1 -> 3 -> 2 members while records flow; see the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.
