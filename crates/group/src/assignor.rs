@@ -103,26 +103,24 @@ fn uniform(members: &BTreeMap<String, MemberSpec>, partitions: &BTreeMap<Uuid, i
         counts.insert(id.as_str(), kept);
     }
     // Fill pass: every remaining partition goes to the least loaded subscriber (ties to the
-    // smallest member id, for determinism).
+    // smallest member id, for determinism). Members are kept ordered by load, so with identical
+    // subscriptions each pick is the first entry.
+    let mut by_load: BTreeSet<(usize, &str)> = counts.iter().map(|(id, c)| (*c, *id)).collect();
     for (topic, n) in partitions {
-        let subscribers: Vec<&str> = members
-            .iter()
-            .filter(|(_, m)| m.topics.contains(topic))
-            .map(|(id, _)| id.as_str())
-            .collect();
-        if subscribers.is_empty() {
+        if !members.values().any(|m| m.topics.contains(topic)) {
             continue;
         }
         for p in 0..*n {
             if taken.contains(&(*topic, p)) {
                 continue;
             }
-            let best = subscribers
+            let (load, best) = by_load
                 .iter()
-                .min_by_key(|id| (counts[**id], **id))
+                .find(|(_, id)| members[*id].topics.contains(topic))
                 .copied()
-                .expect("non-empty");
-            *counts.get_mut(best).expect("member") += 1;
+                .expect("the topic has a subscriber");
+            by_load.remove(&(load, best));
+            by_load.insert((load + 1, best));
             out.get_mut(best).expect("member").entry(*topic).or_default().insert(p);
         }
     }
@@ -236,5 +234,21 @@ mod tests {
         let out = assign(UNIFORM, &ms, &parts);
         assert_eq!(out["a"].keys().collect::<Vec<_>>(), vec![&t(1)]);
         assert_eq!(out["b"].keys().collect::<Vec<_>>(), vec![&t(2)]);
+    }
+
+    #[test]
+    fn uniform_scales_to_large_groups() {
+        let parts: BTreeMap<Uuid, i32> = (1..=10).map(|i| (t(i), 1000)).collect();
+        let ids: Vec<String> = (0..1000).map(|i| format!("m{i:04}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let ms = members(&refs, &(1..=10).collect::<Vec<u8>>());
+        let started = std::time::Instant::now();
+        let out = assign(UNIFORM, &ms, &parts);
+        assert!(out.values().all(|a| count(a) == 10));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -737,3 +737,47 @@ fn offsets_and_admin_see_a_consumer_group() {
     )));
     assert_eq!(h.c.group_state("g"), "Dead");
 }
+
+#[test]
+fn an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets() {
+    let mut h = Harness::new(Topics::default().with("orders", 1, 2));
+    // Offsets committed from outside any group management create an Empty classic group.
+    let (res, _) = h.c.commit_offsets(
+        h.now,
+        9,
+        &CommitRequest {
+            group_id: "g".into(),
+            generation_id: -1,
+            member_id: String::new(),
+            instance_id: None,
+            retention_time_ms: -1,
+            offsets: vec![CommitOffset {
+                topic: "orders".into(),
+                partition: 1,
+                offset: 42,
+                leader_epoch: -1,
+                metadata: None,
+            }],
+        },
+    );
+    assert_eq!(res.unwrap(), vec![ErrorCode::None]);
+    assert_eq!(h.c.list_groups(&[], &[])[0].group_type, "classic");
+    // Joining with the consumer protocol converts it; the offsets stay.
+    let a = Client848::joined("a", &h.join("a", &["orders"]));
+    assert_eq!(a.count(), 2);
+    assert_eq!(h.c.list_groups(&[], &[])[0].group_type, "consumer");
+    let fetched = h.c.fetch_offsets("g", None);
+    assert_eq!(fetched[0].1[0].1.as_ref().map(|v| v.offset), Some(42));
+    // A heartbeat for a group that does not exist is refused, not created.
+    let r = h.send(
+        1,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "other".into(),
+            member_id: "a".into(),
+            member_epoch: 1,
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.error_code, ErrorCode::GroupIdNotFound.code());
+    assert!(h.c.consumer_group("other").is_none());
+}
