@@ -326,6 +326,7 @@ def consumer_protocol_checks():
             self.errors = []
             self.commits = 0
             self.commit_errors = []
+            self.revoked = []      # (time, partitions) of each revocation
             self.stop = threading.Event()
             self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -342,6 +343,7 @@ def consumer_protocol_checks():
                     if e.args[0].code() != KafkaError._NO_OFFSET:
                         self.commit_errors.append(str(e))
                 self.assigned -= {tp.partition for tp in tps}
+                self.revoked.append((time.time(), {tp.partition for tp in tps}))
 
             c = Consumer({**base, "group.id": group, "group.protocol": "consumer", "auto.offset.reset": "earliest",
                           "enable.auto.commit": False, "client.id": self.name})
@@ -382,6 +384,7 @@ def consumer_protocol_checks():
     chk.check("848: the first member gets every partition",
               wait_for(lambda: len(a.assigned) == partitions and len(a.got) > 20, 30), repr(sorted(a.assigned)))
     join_start = time.time()
+    before = set(a.assigned)
     b.thread.start()
     chk.check("848: a second member gets partitions", wait_for(lambda: len(b.assigned) > 0 and b.got, 30),
               repr(sorted(b.assigned)))
@@ -398,6 +401,12 @@ def consumer_protocol_checks():
     chk.check("848: the first member never stops consuming while two others join",
               times and max(gaps) < 1.0, "longest gap %.2f s over %.1f s" %
               (max(gaps) if gaps else -1, join_end - join_start))
+    # Incremental: the partitions the first member keeps were never taken from it (an eager
+    # rebalance revokes everything from everyone, then hands it back).
+    kept = before & a.assigned
+    taken = set().union(*[ps for t, ps in a.revoked if join_start <= t <= join_end]) if a.revoked else set()
+    chk.check("848: the first member only gives up partitions; those it keeps are never revoked",
+              kept and not kept & taken, "kept %r, revoked meanwhile %r" % (sorted(kept), sorted(taken)))
     admin = AdminClient(base)
     try:
         desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
