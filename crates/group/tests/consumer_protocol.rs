@@ -781,3 +781,105 @@ fn an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets() {
     assert_eq!(r.error_code, ErrorCode::GroupIdNotFound.code());
     assert!(h.c.consumer_group("other").is_none());
 }
+
+mod random_schedules {
+    //! Random joins, heartbeats, leaves and clock jumps: a partition never has two owners, and
+    //! once everyone heartbeats the group settles with every partition owned once, balanced.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Join(usize),
+        Beat(usize),
+        Leave(usize),
+        Advance(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0..4usize).prop_map(Op::Join),
+            6 => (0..4usize).prop_map(Op::Beat),
+            1 => (0..4usize).prop_map(Op::Leave),
+            1 => (0..12_000i64).prop_map(Op::Advance),
+        ]
+    }
+
+    /// One well-behaved heartbeat; the client forgets itself when the coordinator did.
+    fn beat(h: &mut Harness, clients: &mut [Option<Client848>], i: usize) {
+        let Some(m) = clients[i].as_mut() else { return };
+        let r = h.beat(&m.id, m.epoch, Some(&m.owned.clone()));
+        if r.error_code != 0 {
+            assert!(
+                r.error_code == ErrorCode::UnknownMemberId.code()
+                    || r.error_code == ErrorCode::FencedMemberEpoch.code(),
+                "unexpected {:?}",
+                r.error_message
+            );
+            clients[i] = None;
+            return;
+        }
+        m.epoch = r.member_epoch;
+        if let Some(a) = r.assignment {
+            m.owned = from_response(&a);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn partitions_never_have_two_owners_and_groups_settle(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut h = Harness::new(Topics::default().with("a", 1, 5).with("b", 2, 4));
+            let mut clients: Vec<Option<Client848>> = vec![None, None, None, None];
+            for op in ops {
+                match op {
+                    Op::Join(i) if clients[i].is_none() => {
+                        let id = format!("m{i}");
+                        let r = h.join(&id, &["a", "b"]);
+                        prop_assert_eq!(r.error_code, 0);
+                        clients[i] = Some(Client848::joined(&id, &r));
+                    }
+                    Op::Join(_) => {}
+                    Op::Beat(i) => beat(&mut h, &mut clients, i),
+                    Op::Leave(i) => {
+                        if let Some(m) = clients[i].take() {
+                            let r = h.send(1, ConsumerGroupHeartbeatRequest {
+                                group_id: "g".into(),
+                                member_id: m.id.clone(),
+                                member_epoch: -1,
+                                ..Default::default()
+                            });
+                            prop_assert!(r.error_code == 0 || r.error_code == ErrorCode::UnknownMemberId.code());
+                        }
+                    }
+                    Op::Advance(ms) => h.advance(ms),
+                }
+                if h.c.consumer_group("g").is_some() {
+                    h.assert_no_partition_has_two_owners();
+                }
+            }
+            // Everyone heartbeats until nothing changes.
+            for _ in 0..8 {
+                for i in 0..clients.len() {
+                    beat(&mut h, &mut clients, i);
+                }
+            }
+            let live: Vec<&Client848> = clients.iter().flatten().collect();
+            if live.is_empty() {
+                return Ok(());
+            }
+            prop_assert_eq!(h.c.group_state("g"), "Stable");
+            let mut owned = BTreeSet::new();
+            for m in &live {
+                for (t, ps) in &m.owned {
+                    for p in ps {
+                        prop_assert!(owned.insert((*t, *p)), "{}-{} owned twice", t, p);
+                    }
+                }
+            }
+            prop_assert_eq!(owned.len(), 9, "every partition owned");
+            let counts: Vec<usize> = live.iter().map(|m| m.count()).collect();
+            prop_assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1, "{:?}", counts);
+        }
+    }
+}
