@@ -106,7 +106,7 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
     let ResponseBody::CreateTopics(created) = call(
         &mut s,
         19,
-        5,
+        7,
         RequestBody::CreateTopics(CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: "t".into(),
@@ -124,6 +124,7 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
     };
     assert_eq!(created.topics[0].error_code, 0);
     let topic_id = created.topics[0].topic_id;
+    assert!(!topic_id.is_zero());
 
     // ApiVersions advertises both APIs at v0-1.
     let ResponseBody::ApiVersions(av) = call(&mut s, 18, 2, RequestBody::ApiVersions(Default::default())).await else {
@@ -206,6 +207,24 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
     assert_eq!(a1.member_epoch, 1);
     assert_eq!(count(&a1.assignment), 2);
     let kept: Vec<i32> = a1.assignment.as_ref().unwrap().topic_partitions[0].partitions.clone();
+    // While a still reports all four, it stays at epoch 1 and b gets nothing.
+    let still = heartbeat(
+        &mut s,
+        0,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "cg".into(),
+            member_id: a_id.clone(),
+            member_epoch: 1,
+            topic_partitions: Some(vec![TopicPartitions {
+                topic_id,
+                partitions: vec![0, 1, 2, 3],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!((still.error_code, still.member_epoch), (0, 1));
     // a acknowledges: it owns only the kept partitions now, and moves to epoch 2.
     let a2 = heartbeat(
         &mut s,
@@ -369,6 +388,44 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
         panic!()
     };
     assert_eq!(f.groups[0].error_code, 0, "admin fetches need no member");
+
+    // v1 regex subscription, resolved against the topics (internal ones excluded).
+    let ResponseBody::CreateTopics(created) = call(
+        &mut s,
+        19,
+        7,
+        RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "rx-a".into(),
+                num_partitions: 3,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5_000,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    let rx_id = created.topics[0].topic_id;
+    let rx = heartbeat(
+        &mut s,
+        1,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "rx".into(),
+            subscribed_topic_names: None,
+            subscribed_topic_regex: Some("rx-.*|__consumer_offsets".into()),
+            ..join("rx-member", &[])
+        },
+    )
+    .await;
+    assert_eq!(rx.error_code, 0, "{:?}", rx.error_message);
+    let got = rx.assignment.expect("assignment");
+    assert_eq!(got.topic_partitions.len(), 1, "only rx-a, not the internal topic");
+    assert_eq!(got.topic_partitions[0].topic_id, rx_id);
+    assert_eq!(got.topic_partitions[0].partitions, vec![0, 1, 2]);
 
     let before = describe(&mut s, 1).await;
     drop(s);
