@@ -531,7 +531,7 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "group.consumer.assignors",
         List,
         Some("uniform,range"),
-        Any,
+        ListOf(&["uniform", "range"]),
         "The server-side assignors, by name (uniform, range); the first one is the default."
     ),
     k!(

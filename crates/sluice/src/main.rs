@@ -161,12 +161,8 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             consumer_session_timeout_ms: cfg.group_consumer_session_timeout_ms,
             consumer_heartbeat_interval_ms: cfg.group_consumer_heartbeat_interval_ms,
             consumer_max_size: usize::try_from(cfg.group_consumer_max_size).unwrap_or(usize::MAX),
-            consumer_assignors: cfg
-                .group_consumer_assignors
-                .iter()
-                .filter(|a| ["uniform", "range"].contains(&a.as_str()))
-                .cloned()
-                .collect(),
+            // The config check admits only the assignors sluice-group implements.
+            consumer_assignors: cfg.group_consumer_assignors.clone(),
             ..sluice_group::GroupConfig::default()
         },
         offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,
