@@ -595,7 +595,10 @@ impl Coordinator {
                         member_epoch: 0,
                         ..Default::default()
                     },
-                    Effects::default(),
+                    // Every check comes before the first change, so this is empty, except for
+                    // an empty classic group already converted: its records must still be
+                    // written, since memory has changed.
+                    fx,
                 )
             }
         }
