@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const SESSION_MS: i32 = 45_000;
 const REBALANCE_MS: i32 = 20_000;
 
-/// The topics the "broker" has.
+/// The topics the "broker" has: name to (id, partition count), and a version bumped by every
+/// change, as the metadata image's offset is.
 #[derive(Default, Clone)]
 struct Topics(BTreeMap<String, (Uuid, i32)>, i64);
 
@@ -41,10 +42,15 @@ impl TopicView for Topics {
     }
 }
 
+/// A coordinator with a made-up clock and topic list, keeping every record it wrote.
 struct Harness {
+    /// The state machine under test.
     c: Coordinator,
+    /// The made-up clock (ms).
     now: i64,
+    /// The topics heartbeats see.
     topics: Topics,
+    /// Every record written so far, in order (what `__consumer_offsets` would hold).
     records: Vec<CoordinatorRecord>,
 }
 
@@ -145,8 +151,11 @@ impl Harness {
 
 /// A client's view of itself.
 struct Client848 {
+    /// Its member id.
     id: String,
+    /// The member epoch it sends next.
     epoch: i32,
+    /// The partitions it owns: the last assignment it was sent.
     owned: Assignment,
 }
 
