@@ -4,9 +4,11 @@
 with acks=all, read back without a consumer group (assign + seek to beginning), ListOffsets; then
 the admin calls CreatePartitions, describe_topics, describe_cluster, list_offsets (earliest,
 latest, by timestamp, max timestamp), DeleteRecords, describe_configs, alter_configs and
-incremental_alter_configs, each checked by its effect.
+incremental_alter_configs, each checked by its effect; a classic consumer group; and a KIP-848
+group (group.protocol=consumer) scaling 1 -> 3 -> 2 members while a producer writes.
     confluent_kafka_test.py <bootstrap>
     confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
+    confluent_kafka_test.py <bootstrap> --consumer-protocol
 The second form only reads <topic> and checks it holds <client>'s plan (common.plan); it verifies
 what kafkajs wrote, since kafkajs cannot consume without consumer groups.
 Idempotence: librdkafka's default is enable.idempotence=false, and it is set explicitly here;
@@ -292,6 +294,160 @@ def group_checks():
         chk.fail("delete_consumer_groups", "%s: %s" % (type(e).__name__, e))
 
 
+def consumer_protocol_checks():
+    """KIP-848 (group.protocol=consumer): a group scales 1 -> 3 -> 2 members while a producer keeps
+    writing; every record is consumed, commits work, the uniform assignor balances the partitions,
+    and members that keep partitions keep receiving records while others join (no stop-the-world)."""
+    import threading
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    topic = "compat-ck-848-%d" % common.now_ms()
+    group = topic + "-g"
+    partitions = 6
+    admin_create(topic, partitions)
+    stop_producing = threading.Event()
+    produced = []
+
+    def produce():
+        p = Producer({**base, "linger.ms": 5})
+        i = 0
+        while not stop_producing.is_set():
+            p.produce(topic, key=b"%d" % i, value=b"v%d" % i, partition=i % partitions)
+            produced.append(b"%d" % i)
+            i += 1
+            p.poll(0)
+            time.sleep(0.01)
+        p.flush(15)
+
+    class Member:
+        def __init__(self, name):
+            self.name = name
+            self.got = []          # (receive time, key)
+            self.assigned = set()
+            self.errors = []
+            self.commits = 0
+            self.commit_errors = []
+            self.revoked = []      # (time, partitions) of each revocation
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self.run, daemon=True)
+
+        def run(self):
+            def on_assign(c, tps):
+                self.assigned |= {tp.partition for tp in tps}
+
+            def on_revoke(c, tps):
+                try:
+                    # Commit what was read of the partitions going away, so their new owner resumes there.
+                    c.commit(asynchronous=False)
+                    self.commits += 1
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError._NO_OFFSET:
+                        self.commit_errors.append(str(e))
+                self.assigned -= {tp.partition for tp in tps}
+                self.revoked.append((time.time(), {tp.partition for tp in tps}))
+
+            c = Consumer({**base, "group.id": group, "group.protocol": "consumer", "auto.offset.reset": "earliest",
+                          "enable.auto.commit": False, "client.id": self.name})
+            try:
+                c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+                since_commit = 0
+                while not self.stop.is_set():
+                    m = c.poll(0.1)
+                    if m is None:
+                        continue
+                    if m.error():
+                        self.errors.append(str(m.error()))
+                        continue
+                    self.got.append((time.time(), m.key()))
+                    since_commit += 1
+                    if since_commit >= 20:
+                        try:
+                            c.commit(asynchronous=False)
+                            self.commits += 1
+                        except KafkaException as e:
+                            self.commit_errors.append(str(e))
+                        since_commit = 0
+            finally:
+                c.close()
+
+    def wait_for(cond, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return True
+            time.sleep(0.1)
+        return False
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    a, b, c3 = Member("m-a"), Member("m-b"), Member("m-c")
+    a.thread.start()
+    chk.check("848: the first member gets every partition",
+              wait_for(lambda: len(a.assigned) == partitions and len(a.got) > 20, 30), repr(sorted(a.assigned)))
+    join_start = time.time()
+    before = set(a.assigned)
+    b.thread.start()
+    chk.check("848: a second member gets partitions", wait_for(lambda: len(b.assigned) > 0 and b.got, 30),
+              repr(sorted(b.assigned)))
+    c3.thread.start()
+    balanced = wait_for(lambda: all(len(m.assigned) == 2 for m in (a, b, c3)) and c3.got, 30)
+    join_end = time.time()
+    chk.check("848: three members, two partitions each (uniform assignor)", balanced,
+              repr([sorted(m.assigned) for m in (a, b, c3)]))
+    # The first member kept partitions throughout and must have kept receiving records: no gap
+    # longer than a second while the others joined (the classic protocol's eager rebalance stops
+    # every member for a whole round).
+    times = [t for t, _ in a.got if join_start <= t <= join_end]
+    gaps = [y - x for x, y in zip([join_start] + times, times + [join_end])]
+    chk.check("848: the first member never stops consuming while two others join",
+              times and max(gaps) < 1.0, "longest gap %.2f s over %.1f s" %
+              (max(gaps) if gaps else -1, join_end - join_start))
+    # Incremental: the partitions the first member keeps were never taken from it (an eager
+    # rebalance revokes everything from everyone, then hands it back).
+    kept = before & a.assigned
+    taken = set().union(*[ps for t, ps in a.revoked if join_start <= t <= join_end]) if a.revoked else set()
+    chk.check("848: the first member only gives up partitions; those it keeps are never revoked",
+              kept and not kept & taken, "kept %r, revoked meanwhile %r" % (sorted(kept), sorted(taken)))
+    admin = AdminClient(base)
+    try:
+        desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+        owned = sorted(tp.partition for mem in desc.members for tp in mem.assignment.topic_partitions)
+        chk.check("848: describe_consumer_groups shows 3 members owning the 6 partitions once",
+                  len(desc.members) == 3 and owned == list(range(partitions)),
+                  "%d members, partitions %r, state %r" % (len(desc.members), owned, desc.state))
+        chk.check("848: the group is a consumer (KIP-848) group",
+                  str(getattr(desc, "type", "CONSUMER")).upper().endswith("CONSUMER"), repr(getattr(desc, "type", None)))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("848: describe_consumer_groups", "%s: %s" % (type(e).__name__, e))
+    # Scale down: the third member leaves; the other two take its partitions.
+    c3.stop.set()
+    c3.thread.join(30)
+    chk.check("848: after a member leaves, the two others own all partitions",
+              wait_for(lambda: len(a.assigned) + len(b.assigned) == partitions and
+                       not a.assigned & b.assigned, 30), repr([sorted(a.assigned), sorted(b.assigned)]))
+    time.sleep(2)
+    stop_producing.set()
+    producer.join(30)
+    want = set(produced)
+    members = (a, b, c3)
+    consumed = lambda: {k for m in members for _, k in m.got}
+    chk.check("848: every produced record is consumed", wait_for(lambda: consumed() >= want, 30),
+              "%d of %d missing" % (len(want - consumed()), len(want)))
+    for m in (a, b):
+        m.stop.set()
+    for m in (a, b):
+        m.thread.join(30)
+    errs = [e for m in members for e in m.errors + m.commit_errors]
+    chk.check("848: commits succeed, no consumer errors", sum(m.commits for m in members) > 0 and not errs,
+              "%d commits, errors %r" % (sum(m.commits for m in members), errs[:5]))
+    try:
+        offs = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(15)
+        committed = sum(tp.offset for tp in offs.topic_partitions if tp.topic == topic and tp.offset > 0)
+        chk.check("848: committed offsets cover what was read", committed == len(want),
+                  "committed %d, produced %d" % (committed, len(want)))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("848: list_consumer_group_offsets", "%s: %s" % (type(e).__name__, e))
+
+
 def verify_only(topic, client, t0, t1):
     expected = common.full_plan(client)
     if client == "kafkajs":
@@ -306,6 +462,8 @@ def verify_only(topic, client, t0, t1):
 def main():
     if len(sys.argv) > 2 and sys.argv[2] == "--verify":
         return verify_only(sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    if len(sys.argv) > 2 and sys.argv[2] == "--consumer-protocol":
+        return consumer_protocol_checks()
     topic = "compat-confluent"
     # 1. Admin: create with 3 partitions, see it in metadata; create + delete another.
     chk.run("admin CreateTopics(%s, 3 partitions)" % topic, admin_create, topic, 3)
@@ -388,6 +546,7 @@ def main():
     admin_extras()
     config_checks()
     group_checks()
+    consumer_protocol_checks()
     chk.exit()
 
 

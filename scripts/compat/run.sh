@@ -9,7 +9,8 @@
 # client's admin API sees the commits and the group (confluent-kafka also DeleteGroups); kafka-python,
 # aiokafka and kafkajs also have two members split the partitions, and kafka-python deletes a
 # committed offset with OffsetDelete (refused with GROUP_SUBSCRIBED_TO_TOPIC while a member is
-# subscribed). See the programs' headers.
+# subscribed). confluent-kafka also runs a KIP-848 group (group.protocol=consumer) scaling
+# 1 -> 3 -> 2 members while records flow. See the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.
@@ -44,7 +45,7 @@ cleanup() { if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi; rm
 trap cleanup EXIT
 
 SLUICE_LOG="${SLUICE_LOG:-info}" "$bin" serve -o "listeners=PLAINTEXT://$broker" -o "log.dirs=$work/data" \
-  -o num.partitions=3 2>"$work/broker.log" &
+  -o num.partitions=3 -o group.consumer.heartbeat.interval.ms=500 2>"$work/broker.log" &
 pid=$!
 for _ in $(seq 1 100); do
   if grep -q "sluice is ready" "$work/broker.log"; then break; fi

@@ -47,6 +47,9 @@ pub struct Groups {
     next_reply: AtomicU64,
     /// Wakes the timer task when an event may have scheduled an earlier deadline.
     wake: Notify,
+    /// The last topic snapshot handed to consumer group heartbeats, reused while the metadata
+    /// image is unchanged.
+    topics_cache: Mutex<Option<Arc<TopicSnapshot>>>,
 }
 
 /// What the coordinator lock guards.
@@ -86,6 +89,7 @@ impl Groups {
             waiting: Mutex::new(HashMap::new()),
             next_reply: AtomicU64::new(1),
             wake: Notify::new(),
+            topics_cache: Mutex::new(None),
         }
     }
 
@@ -430,5 +434,65 @@ fn reply_with_error(reply: Reply, code: ErrorCode) -> Reply {
             r.assignment = Bytes::new();
             Reply::Sync(r)
         }
+    }
+}
+
+/// The topics as consumer groups see them, copied out of the metadata image before the
+/// coordinator lock is taken (the coordinator does no I/O and takes no other lock).
+#[derive(Debug, Default)]
+pub struct TopicSnapshot {
+    /// Topic name to id and partition count.
+    by_name: HashMap<String, (sluice_protocol::Uuid, i32)>,
+    /// Topic id to name, to describe assignments.
+    by_id: HashMap<sluice_protocol::Uuid, String>,
+    /// The metadata image's offset this snapshot was taken at.
+    version: i64,
+}
+
+impl TopicSnapshot {
+    /// Every topic of the broker's current metadata image, shared between heartbeats until the
+    /// image changes (a heartbeat should not copy every topic name).
+    pub fn of(broker: &Broker) -> Arc<TopicSnapshot> {
+        let store = broker.metadata();
+        let image = store.image();
+        let mut cache = broker.groups.topics_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.as_ref().filter(|s| s.version == image.offset) {
+            return s.clone();
+        }
+        let mut snapshot = TopicSnapshot {
+            version: image.offset,
+            ..Default::default()
+        };
+        for t in image.topics.values() {
+            snapshot
+                .by_name
+                .insert(t.name.clone(), (t.topic_id, t.partitions.len() as i32));
+            snapshot.by_id.insert(t.topic_id, t.name.clone());
+        }
+        let snapshot = Arc::new(snapshot);
+        *cache = Some(snapshot.clone());
+        snapshot
+    }
+}
+
+impl sluice_group::TopicView for TopicSnapshot {
+    fn by_name(&self, name: &str) -> Option<(sluice_protocol::Uuid, i32)> {
+        self.by_name.get(name).copied()
+    }
+
+    fn name_of(&self, id: &sluice_protocol::Uuid) -> Option<String> {
+        self.by_id.get(id).cloned()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.by_name
+            .keys()
+            .filter(|n| !topics::INTERNAL_TOPICS.contains(&n.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    fn version(&self) -> i64 {
+        self.version
     }
 }

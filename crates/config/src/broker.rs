@@ -258,6 +258,14 @@ pub struct BrokerConfig {
     pub group_max_size: i32,
     /// `group.min.session.timeout.ms`: smallest session timeout a member may ask for.
     pub group_min_session_timeout_ms: i32,
+    /// `group.consumer.session.timeout.ms`: consumer group members' session timeout.
+    pub group_consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: how often consumer group members heartbeat.
+    pub group_consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: members per consumer group.
+    pub group_consumer_max_size: i32,
+    /// `group.consumer.assignors`: server assignor names, the default first.
+    pub group_consumer_assignors: Vec<String>,
     /// `group.max.session.timeout.ms`: largest session timeout a member may ask for.
     pub group_max_session_timeout_ms: i32,
     /// `transaction.max.timeout.ms`: largest transaction timeout a producer may ask for.
@@ -683,6 +691,13 @@ impl BrokerConfig {
             offsets_retention_minutes: g.i32("offsets.retention.minutes")?,
             group_initial_rebalance_delay_ms: g.i32("group.initial.rebalance.delay.ms")?,
             group_max_size: g.i32("group.max.size")?,
+            group_consumer_session_timeout_ms: g.i32("group.consumer.session.timeout.ms")?,
+            group_consumer_heartbeat_interval_ms: g.i32("group.consumer.heartbeat.interval.ms")?,
+            group_consumer_max_size: g.i32("group.consumer.max.size")?,
+            group_consumer_assignors: split_list(&g.string("group.consumer.assignors")?)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             group_min_session_timeout_ms,
             group_max_session_timeout_ms,
             transaction_max_timeout_ms: g.i32("transaction.max.timeout.ms")?,

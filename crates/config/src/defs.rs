@@ -514,6 +514,34 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "The maximum number of consumers that a single consumer group can accommodate. Kafka's default is unlimited; Sluice bounds it by default so one group cannot grow without limit."
     ),
     k!(
+        "group.consumer.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Range(1, I32_MAX),
+        "The timeout to detect client failures when using the consumer group protocol."
+    ),
+    k!(
+        "group.consumer.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Range(1, I32_MAX),
+        "The heartbeat interval given to the members of a consumer group."
+    ),
+    k!(
+        "group.consumer.max.size",
+        Int,
+        Some("10000"),
+        Range(1, I32_MAX),
+        "The maximum number of consumers that a single consumer group can accommodate. Kafka's default is unlimited; Sluice bounds it by default."
+    ),
+    k!(
+        "group.consumer.assignors",
+        List,
+        Some("uniform,range"),
+        ListOf(&["uniform", "range"]),
+        "The server-side assignors, by name (uniform, range); the first one is the default."
+    ),
+    k!(
         "offsets.retention.check.interval.ms",
         Long,
         Some("600000"),

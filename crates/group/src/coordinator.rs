@@ -13,6 +13,7 @@
 //! groups, including their error codes.
 
 use crate::classic::{ClassicGroup, ClassicMember, ClassicState, Protocol};
+use crate::consumer::ConsumerGroup;
 use crate::records::{CoordinatorRecord, GroupMetadataValue, OffsetKey, OffsetValue};
 use crate::timer::Timers;
 use bytes::Bytes;
@@ -46,6 +47,15 @@ pub struct GroupConfig {
     pub offsets_retention_ms: i64,
     /// `offset.metadata.max.bytes`.
     pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.session.timeout.ms`: how long a consumer group member may go without a
+    /// heartbeat before it is fenced.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: how often consumer group members heartbeat.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: members per consumer group.
+    pub consumer_max_size: usize,
+    /// `group.consumer.assignors`: the server assignors, the first being the default.
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -58,6 +68,10 @@ impl Default for GroupConfig {
             new_member_join_timeout_ms: 300_000,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offset_metadata_max_bytes: 4096,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: 10_000,
+            consumer_assignors: vec![crate::assignor::UNIFORM.to_string(), crate::assignor::RANGE.to_string()],
         }
     }
 }
@@ -156,18 +170,22 @@ pub struct CommitRequest {
 
 /// Timer identities: at most one of each per group (or member).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum TimerKey {
+pub(crate) enum TimerKey {
     /// A member's session (or a pending member's deadline to rejoin).
     Heartbeat { group: String, member: String },
     /// The join phase's deadline (or the initial rebalance delay).
     Join { group: String },
     /// The deadline for members to send SyncGroup.
     Sync { group: String },
+    /// A consumer group member's session.
+    ConsumerSession { group: String, member: String },
+    /// A consumer group member's deadline to revoke partitions.
+    ConsumerRebalance { group: String, member: String },
 }
 
 /// What to do when a timer fires.
 #[derive(Debug, Clone, Copy)]
-enum TimerAction {
+pub(crate) enum TimerAction {
     /// Expire the member unless it is parked in JoinGroup or SyncGroup.
     Heartbeat,
     /// The initial delay elapsed: complete the join phase, or wait once more if members kept
@@ -177,32 +195,38 @@ enum TimerAction {
     JoinDeadline,
     /// The sync deadline of `generation`: drop members that never sent SyncGroup.
     Sync { generation: i32 },
+    /// Fence the consumer group member.
+    ConsumerSession,
+    /// Fence the consumer group member if it is still revoking at member epoch `epoch`.
+    ConsumerRebalance { epoch: i32 },
 }
 
 /// A group: its classic membership and its committed offsets.
 #[derive(Debug)]
-struct Group {
-    /// Membership and rebalance state.
-    classic: ClassicGroup,
+pub(crate) struct Group {
+    /// Membership and rebalance state of a classic group (empty for a consumer group).
+    pub(crate) classic: ClassicGroup,
     /// Committed offsets by topic and partition.
     /// Values boxed: a B-tree node holds room for eleven entries, and many groups commit a
     /// partition or two; the empty slots then cost a pointer each instead of a whole value.
-    offsets: BTreeMap<(String, i32), Box<OffsetValue>>,
+    pub(crate) offsets: BTreeMap<(String, i32), Box<OffsetValue>>,
+    /// The KIP-848 state when this is a consumer group; `None` for a classic group.
+    pub(crate) consumer: Option<ConsumerGroup>,
 }
 
 /// The coordinator of every group on this broker.
 #[derive(Debug)]
 pub struct Coordinator {
     /// Settings.
-    config: GroupConfig,
+    pub(crate) config: GroupConfig,
     /// Groups by id.
     /// Boxed: a map stores its values inline in buckets it sizes up to twice the count, and a
     /// group is several hundred bytes; a box makes an empty bucket cost a pointer.
-    groups: HashMap<String, Box<Group>>,
+    pub(crate) groups: HashMap<String, Box<Group>>,
     /// Session, join and sync deadlines.
-    timers: Timers<TimerKey, TimerAction>,
+    pub(crate) timers: Timers<TimerKey, TimerAction>,
     /// Source of member ids: seeded, so tests are reproducible.
-    id_state: u64,
+    pub(crate) id_state: u64,
 }
 
 /// Kafka's "no member id yet".
@@ -289,6 +313,7 @@ impl Coordinator {
                     }
                 }
             },
+            CoordinatorRecord::Consumer(r) => self.replay_consumer(r, now_ms),
         }
     }
 
@@ -308,13 +333,15 @@ impl Coordinator {
                 TimerAction::Heartbeat,
             );
         }
+        self.schedule_loaded_consumer_members(now_ms);
     }
 
-    fn group_or_create(&mut self, group_id: &str, now_ms: i64) -> &mut Group {
+    pub(crate) fn group_or_create(&mut self, group_id: &str, now_ms: i64) -> &mut Group {
         self.groups.entry(group_id.to_string()).or_insert_with(|| {
             Box::new(Group {
                 classic: ClassicGroup::new(group_id.to_string(), now_ms),
                 offsets: BTreeMap::new(),
+                consumer: None,
             })
         })
     }
@@ -341,6 +368,13 @@ impl Coordinator {
                     self.expire_pending_sync(&group, generation, now_ms, &mut fx)
                 }
                 (TimerKey::Sync { .. }, _) => {}
+                (TimerKey::ConsumerSession { group, member }, _) => {
+                    self.consumer_session_expired(&group, &member, &mut fx)
+                }
+                (TimerKey::ConsumerRebalance { group, member }, TimerAction::ConsumerRebalance { epoch }) => {
+                    self.consumer_rebalance_expired(&group, &member, epoch, &mut fx)
+                }
+                (TimerKey::ConsumerRebalance { .. }, _) => {}
             }
         }
         fx
@@ -486,6 +520,17 @@ impl Coordinator {
         if req.group_id.is_empty() {
             fx.join_error(reply, &req.member_id, ErrorCode::InvalidGroupId);
             return fx;
+        }
+        if let Some(c) = self.groups.get(&req.group_id).and_then(|g| g.consumer.as_ref()) {
+            if !c.members.is_empty() {
+                // Classic members joining a consumer group (Kafka's online migration) are not
+                // supported: answered as Kafka does when its migration policy refuses them.
+                fx.join_error(reply, &req.member_id, ErrorCode::GroupIdNotFound);
+                return fx;
+            }
+            // An empty consumer group becomes a classic group; its offsets stay.
+            crate::consumer::group_tombstones(&req.group_id, c, &mut fx);
+            self.groups.get_mut(&req.group_id).expect("exists").consumer = None;
         }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms
@@ -1170,7 +1215,11 @@ impl Coordinator {
             }
         }
         let group = self.groups.get_mut(&req.group_id).expect("exists");
-        if let Err(code) = validate_offset_commit(&group.classic, req) {
+        let valid = match &group.consumer {
+            Some(c) => Coordinator::validate_consumer_commit(c, version, &req.member_id, req.generation_id),
+            None => validate_offset_commit(&group.classic, req),
+        };
+        if let Err(code) = valid {
             return (Err(code), fx);
         }
         let expire_timestamp_ms = if req.retention_time_ms >= 0 {
@@ -1256,12 +1305,19 @@ impl Coordinator {
             return (Err(ErrorCode::GroupIdNotFound), fx);
         };
         let g = &group.classic;
-        if g.state != ClassicState::Empty && g.protocol_type.as_deref() != Some(crate::CONSUMER_PROTOCOL_TYPE) {
+        if group.consumer.is_none()
+            && g.state != ClassicState::Empty
+            && g.protocol_type.as_deref() != Some(crate::CONSUMER_PROTOCOL_TYPE)
+        {
             return (Err(ErrorCode::NonEmptyGroup), fx);
         }
         let mut out = Vec::with_capacity(topics.len());
         for (topic, partitions) in topics {
-            if g.state != ClassicState::Empty && g.is_subscribed_to(topic) {
+            let subscribed = match &group.consumer {
+                Some(c) => c.is_subscribed_to(topic),
+                None => g.state != ClassicState::Empty && g.is_subscribed_to(topic),
+            };
+            if subscribed {
                 out.push((
                     topic.clone(),
                     partitions
@@ -1303,7 +1359,10 @@ impl Coordinator {
         for id in ids {
             let group = self.groups.get_mut(&id).expect("listed");
             let g = &group.classic;
+            let consumer = group.consumer.as_ref();
             let base: Option<Box<dyn Fn(&OffsetValue) -> i64>> = match (&g.protocol_type, g.state) {
+                // A consumer group's offsets expire by commit time, unless still subscribed.
+                _ if consumer.is_some() => Some(Box::new(|v: &OffsetValue| v.commit_timestamp_ms)),
                 (Some(_), ClassicState::Empty) => {
                     let since = g.state_timestamp_ms;
                     Some(Box::new(move |v: &OffsetValue| since.unwrap_or(v.commit_timestamp_ms)))
@@ -1315,6 +1374,7 @@ impl Coordinator {
                 let expired: Vec<(String, i32)> = group
                     .offsets
                     .iter()
+                    .filter(|((topic, _), _)| consumer.is_none_or(|c| !c.is_subscribed_to(topic)))
                     .filter(|(_, v)| {
                         if v.expire_timestamp_ms >= 0 {
                             now_ms >= v.expire_timestamp_ms
@@ -1336,16 +1396,23 @@ impl Coordinator {
                     });
                 }
             }
-            if group.classic.state == ClassicState::Empty && group.offsets.is_empty() {
+            let empty = match &group.consumer {
+                Some(c) => c.members.is_empty(),
+                None => group.classic.state == ClassicState::Empty,
+            };
+            if empty && group.offsets.is_empty() {
                 dead_groups.push(id);
             }
         }
         for id in dead_groups {
-            self.groups.remove(&id);
-            fx.records.push(CoordinatorRecord::GroupMetadata {
-                group_id: id,
-                value: None,
-            });
+            let group = self.groups.remove(&id).expect("listed");
+            match &group.consumer {
+                Some(c) => crate::consumer::group_tombstones(&id, c, &mut fx),
+                None => fx.records.push(CoordinatorRecord::GroupMetadata {
+                    group_id: id,
+                    value: None,
+                }),
+            }
         }
         fx
     }
@@ -1361,16 +1428,25 @@ impl Coordinator {
         let types: Vec<String> = types.iter().map(|s| s.to_lowercase()).collect();
         let mut out: Vec<ListedGroup> = self
             .groups
-            .values()
-            .filter(|g| states.is_empty() || states.contains(&g.classic.state.name().to_lowercase()))
-            .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
-            .map(|g| ListedGroup {
-                group_id: g.classic.id.clone(),
-                protocol_type: g.classic.protocol_type.clone().unwrap_or_default(),
-                group_state: g.classic.state.name().to_string(),
-                group_type: "classic".to_string(),
-                ..Default::default()
+            .iter()
+            .map(|(id, g)| match &g.consumer {
+                Some(c) => ListedGroup {
+                    group_id: id.clone(),
+                    protocol_type: crate::CONSUMER_PROTOCOL_TYPE.to_string(),
+                    group_state: crate::consumer::state_name(c).to_string(),
+                    group_type: "consumer".to_string(),
+                    ..Default::default()
+                },
+                None => ListedGroup {
+                    group_id: id.clone(),
+                    protocol_type: g.classic.protocol_type.clone().unwrap_or_default(),
+                    group_state: g.classic.state.name().to_string(),
+                    group_type: "classic".to_string(),
+                    ..Default::default()
+                },
             })
+            .filter(|g| states.is_empty() || states.contains(&g.group_state.to_lowercase()))
+            .filter(|g| types.is_empty() || types.contains(&g.group_type))
             .collect();
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         out
@@ -1392,6 +1468,20 @@ impl Coordinator {
                 ..Default::default()
             };
         };
+        if group.consumer.is_some() {
+            // Kafka 4 (KIP-1043) describes only classic groups here.
+            return DescribedGroup {
+                error_code: if version >= 6 {
+                    ErrorCode::GroupIdNotFound.code()
+                } else {
+                    0
+                },
+                error_message: (version >= 6).then(|| format!("Group {group_id} is not a classic group.")),
+                group_id: group_id.to_string(),
+                group_state: "Dead".to_string(),
+                ..Default::default()
+            };
+        }
         let g = &group.classic;
         let stable = g.state == ClassicState::Stable;
         let protocol = g.protocol_name.clone().unwrap_or_default();
@@ -1426,7 +1516,11 @@ impl Coordinator {
         let Some(group) = self.groups.get(group_id) else {
             return (ErrorCode::GroupIdNotFound, fx);
         };
-        if group.classic.state != ClassicState::Empty {
+        let empty = match &group.consumer {
+            Some(c) => c.members.is_empty(),
+            None => group.classic.state == ClassicState::Empty,
+        };
+        if !empty {
             return (ErrorCode::NonEmptyGroup, fx);
         }
         let group = self.groups.remove(group_id).expect("exists");
@@ -1440,10 +1534,13 @@ impl Coordinator {
                 value: None,
             });
         }
-        fx.records.push(CoordinatorRecord::GroupMetadata {
-            group_id: group_id.to_string(),
-            value: None,
-        });
+        match &group.consumer {
+            Some(c) => crate::consumer::group_tombstones(group_id, c, &mut fx),
+            None => fx.records.push(CoordinatorRecord::GroupMetadata {
+                group_id: group_id.to_string(),
+                value: None,
+            }),
+        }
         self.timers.cancel(&TimerKey::Join {
             group: group_id.to_string(),
         });
@@ -1457,7 +1554,10 @@ impl Coordinator {
     pub fn group_state(&self, group_id: &str) -> &'static str {
         self.groups
             .get(group_id)
-            .map(|g| g.classic.state.name())
+            .map(|g| match &g.consumer {
+                Some(c) => crate::consumer::state_name(c),
+                None => g.classic.state.name(),
+            })
             .unwrap_or("Dead")
     }
 
@@ -1474,7 +1574,7 @@ impl Coordinator {
     }
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

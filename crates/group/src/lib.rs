@@ -9,16 +9,23 @@
 //!
 //! - [`records`]: the `__consumer_offsets` key and value formats (Kafka's own).
 //! - [`classic`]: a classic (JoinGroup/SyncGroup) group's members and bookkeeping.
+//! - [`consumer`]: KIP-848 consumer groups (ConsumerGroupHeartbeat): epochs, incremental
+//!   reconciliation; [`assignor`] computes their target assignments, [`consumer_records`]
+//!   persists them.
 //! - [`coordinator`]: the protocol rules: rebalances, static membership, offsets, admin.
 //! - [`timer`]: the deadlines the coordinator keeps (sessions, join and sync phases).
 
+pub mod assignor;
 pub mod classic;
+pub mod consumer;
 pub mod consumer_protocol;
+pub mod consumer_records;
 pub mod coordinator;
 pub mod records;
 pub mod timer;
 
 pub use classic::{CONSUMER_PROTOCOL_TYPE, ClassicState};
+pub use consumer::TopicView;
 pub use coordinator::{Client, CommitOffset, CommitRequest, Coordinator, Effects, GroupConfig, Reply, ReplyId};
 pub use records::{CoordinatorRecord, OffsetValue, partition_for};
 

@@ -45,6 +45,8 @@ pub enum CoordinatorRecord {
         /// The group as of its last completed rebalance; `None` deletes the group.
         value: Option<GroupMetadataValue>,
     },
+    /// A KIP-848 consumer group record (types 3 to 8).
+    Consumer(crate::consumer_records::ConsumerRecord),
 }
 
 /// The key of a committed offset.
@@ -119,7 +121,7 @@ pub enum RecordError {
     #[error("malformed coordinator record: {0}")]
     Malformed(#[from] DecodeError),
     /// A key version this coordinator does not know (a newer Kafka's record type, e.g. the
-    /// KIP-848 ones before they are supported): skipped by the loader.
+    /// share or streams group ones): skipped by the loader.
     #[error("unknown coordinator record key version {0}")]
     UnknownKeyVersion(i16),
     /// A value version newer than any Kafka wrote.
@@ -150,6 +152,7 @@ impl CoordinatorRecord {
                 buf.put_i16(GROUP_METADATA_KEY_VERSION);
                 put_str(&mut buf, group_id);
             }
+            CoordinatorRecord::Consumer(r) => return r.encode_key(),
         }
         buf.freeze()
     }
@@ -197,6 +200,7 @@ impl CoordinatorRecord {
                 }
                 buf.freeze()
             }),
+            CoordinatorRecord::Consumer(r) => r.encode_value(),
         }
     }
 
@@ -224,6 +228,11 @@ impl CoordinatorRecord {
                 let value = value.map(decode_group_value).transpose()?;
                 CoordinatorRecord::GroupMetadata { group_id, value }
             }
+            3..=8 => CoordinatorRecord::Consumer(crate::consumer_records::ConsumerRecord::decode(
+                key_version,
+                &mut key,
+                value,
+            )?),
             other => return Err(RecordError::UnknownKeyVersion(other)),
         };
         if !key.is_empty() {
@@ -237,6 +246,7 @@ impl CoordinatorRecord {
         match self {
             CoordinatorRecord::OffsetCommit { key, .. } => &key.group_id,
             CoordinatorRecord::GroupMetadata { group_id, .. } => group_id,
+            CoordinatorRecord::Consumer(r) => r.group_id(),
         }
     }
 }
@@ -506,10 +516,10 @@ mod tests {
     #[test]
     fn unknown_key_versions_and_garbage_are_errors_not_panics() {
         let mut k = BytesMut::new();
-        k.put_i16(3);
+        k.put_i16(9);
         assert_eq!(
             CoordinatorRecord::decode(k.freeze(), None),
-            Err(RecordError::UnknownKeyVersion(3))
+            Err(RecordError::UnknownKeyVersion(9))
         );
         assert!(CoordinatorRecord::decode(Bytes::from_static(b"\x00"), None).is_err());
         let mut k = BytesMut::new();

@@ -159,6 +159,11 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             max_size: usize::try_from(cfg.group_max_size).unwrap_or(usize::MAX),
             offsets_retention_ms: i64::from(cfg.offsets_retention_minutes) * 60_000,
             offset_metadata_max_bytes: usize::try_from(cfg.offset_metadata_max_bytes).unwrap_or(4096),
+            consumer_session_timeout_ms: cfg.group_consumer_session_timeout_ms,
+            consumer_heartbeat_interval_ms: cfg.group_consumer_heartbeat_interval_ms,
+            consumer_max_size: usize::try_from(cfg.group_consumer_max_size).unwrap_or(usize::MAX),
+            // The config check admits only the assignors sluice-group implements.
+            consumer_assignors: cfg.group_consumer_assignors.clone(),
             ..sluice_group::GroupConfig::default()
         },
         offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,

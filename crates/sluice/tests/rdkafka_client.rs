@@ -56,6 +56,10 @@ impl Broker {
                 "-o",
                 "group.initial.rebalance.delay.ms=300",
                 "-o",
+                // KIP-848 members heartbeat at this interval; each revoke-then-assign step
+                // takes one or two of them.
+                "group.consumer.heartbeat.interval.ms=300",
+                "-o",
             ])
             .arg(format!("listeners=PLAINTEXT://{listen}"))
             .arg("-o")
@@ -848,6 +852,34 @@ fn poll_members<C: ConsumerContext>(members: &[&BaseConsumer<C>], seen: &mut BTr
     }
 }
 
+/// A KIP-848 group member (`group.protocol=consumer`) with server assignor `assignor`,
+/// committing manually after processing.
+fn consumer_protocol_member(addr: &str, group: &str, assignor: &str) -> BaseConsumer {
+    config(addr)
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("group.remote.assignor", assignor)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer protocol member")
+}
+
+/// Polls every member once, committing each record right after it is "processed"; with
+/// KIP-848 no commit is refused, since a member revokes a partition only after processing.
+fn poll_848(members: &[&BaseConsumer], seen: &mut BTreeMap<(i32, i64), u32>) {
+    for m in members {
+        match m.poll(Duration::from_millis(50)) {
+            Some(Ok(msg)) => {
+                *seen.entry((msg.partition(), msg.offset())).or_default() += 1;
+                m.commit_message(&msg, CommitMode::Sync).expect("commit");
+            }
+            Some(Err(e)) => panic!("consumer error: {e}"),
+            None => {}
+        }
+    }
+}
+
 async fn produce_plain(addr: &str, topic: &str, from: usize, to: usize) {
     let p = producer(addr, "none");
     for i in from..to {
@@ -1300,5 +1332,90 @@ async fn a_broker_restart_in_the_middle_of_a_rebalance_loses_no_commit() {
         .collect();
     assert!(twice.is_empty(), "processed twice with a successful commit: {twice:?}");
     drop((a, b, c));
+    broker.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_groups_scale_without_duplicates_and_resume_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(data.path());
+    for assignor in ["uniform", "range"] {
+        let topic = format!("kip848-{assignor}");
+        let group = format!("kip848-group-{assignor}");
+        create_topic(&broker.addr, &topic, 6).await;
+        produce_plain(&broker.addr, &topic, 0, 600).await;
+        let addr = broker.addr.clone();
+        let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+        let a = consumer_protocol_member(&addr, &group, assignor);
+        a.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < 100 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: one member consumed {}",
+                seen.len()
+            );
+            poll_848(&[&a], &mut seen);
+        }
+        // Two more join; all three share the partitions, two each.
+        let b = consumer_protocol_member(&addr, &group, assignor);
+        let c = consumer_protocol_member(&addr, &group, assignor);
+        b.subscribe(&[topic.as_str()]).unwrap();
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut assigned = [0usize; 3];
+        while seen.len() < 600 || assigned != [2, 2, 2] {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: consumed {} of 600, assignments {assigned:?}",
+                seen.len()
+            );
+            poll_848(&[&a, &b, &c], &mut seen);
+            for (i, m) in [&a, &b, &c].iter().enumerate() {
+                assigned[i] = m.assignment().map(|l| l.count()).unwrap_or(0);
+            }
+        }
+        // One leaves; the others take over its partitions and the new records.
+        drop(b);
+        produce_plain(&addr, &topic, 600, 660).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while seen.len() < 660 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: after a leave consumed {}",
+                seen.len()
+            );
+            poll_848(&[&a, &c], &mut seen);
+        }
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "{assignor}: processed twice: {twice:?}");
+        drop(a);
+        drop(c);
+    }
+    // Restart: the group and its commits come back; a new member resumes after the commits.
+    broker.stop_in_place();
+    broker = Broker::start(data.path());
+    for assignor in ["uniform", "range"] {
+        let topic = format!("kip848-{assignor}");
+        let group = format!("kip848-group-{assignor}");
+        produce_plain(&broker.addr, &topic, 660, 670).await;
+        let m = consumer_protocol_member(&broker.addr, &group, assignor);
+        m.subscribe(&[topic.as_str()]).unwrap();
+        let mut seen: BTreeMap<(i32, i64), u32> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < 10 {
+            assert!(
+                Instant::now() < deadline,
+                "{assignor}: after restart consumed {}",
+                seen.len()
+            );
+            poll_848(&[&m], &mut seen);
+        }
+        let extra = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < extra {
+            poll_848(&[&m], &mut seen);
+        }
+        assert_eq!(seen.len(), 10, "{assignor}: only the 10 new records after the restart");
+    }
     broker.stop();
 }

@@ -6,6 +6,8 @@
 
 pub mod api_versions;
 pub mod configs;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -92,6 +94,8 @@ pub const SERVED: &[ServedApi] = &[
     served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
     served(offset_delete::API_KEY, offset_delete::VERSIONS),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
+    served(consumer_group_heartbeat::API_KEY, consumer_group_heartbeat::VERSIONS),
+    served(consumer_group_describe::API_KEY, consumer_group_describe::VERSIONS),
     served(describe_topic_partitions::API_KEY, describe_topic_partitions::VERSIONS),
 ];
 
@@ -140,6 +144,10 @@ pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHea
             broker, header, &req,
         ))),
         RequestBody::DeleteGroups(req) => delete_groups::handle(broker, req),
+        RequestBody::ConsumerGroupHeartbeat(req) => consumer_group_heartbeat::handle(broker, conn, header, req),
+        RequestBody::ConsumerGroupDescribe(req) => Output::Respond(ResponseBody::ConsumerGroupDescribe(
+            consumer_group_describe::handle(broker, &req),
+        )),
         RequestBody::DescribeLogDirs(req) => {
             Output::Respond(ResponseBody::DescribeLogDirs(describe_log_dirs::handle(broker, &req)))
         }

@@ -20,6 +20,7 @@ type Fetched = (i32, i64, i32, Option<String>, ErrorCode);
 fn fetch_group(
     broker: &Broker,
     group_id: &str,
+    member: Option<(Option<&str>, i32)>,
     topics: Option<Vec<(String, Uuid, Vec<i32>, bool)>>,
 ) -> Result<Vec<(String, Uuid, Vec<Fetched>)>, ErrorCode> {
     broker.groups.ensure_ready(broker).map_err(|e| e.code())?;
@@ -28,6 +29,12 @@ fn fetch_group(
         None => (-1, -1, Some(String::new())),
     };
     let applied = broker.groups.run(|c, _| {
+        // v9+: a consumer group member must send its current epoch (KIP-848).
+        if let Some((member_id, epoch)) = member
+            && let Err(code) = c.validate_offset_fetch(group_id, member_id, epoch)
+        {
+            return (Err(code), Default::default());
+        }
         let out = match &topics {
             Some(topics) => {
                 let wanted: Vec<(String, Vec<i32>)> =
@@ -67,9 +74,9 @@ fn fetch_group(
                 })
                 .collect(),
         };
-        (out, Default::default())
+        (Ok(out), Default::default())
     });
-    Ok(applied.into_value())
+    applied.into_value()
 }
 
 pub fn handle(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> OffsetFetchResponse {
@@ -94,7 +101,8 @@ pub fn handle(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest)
                         })
                         .collect()
                 });
-                match fetch_group(broker, &g.group_id, topics) {
+                let member = (version >= 9).then_some((g.member_id.as_deref(), g.member_epoch));
+                match fetch_group(broker, &g.group_id, member, topics) {
                     Ok(found) => OffsetFetchResponseGroup {
                         group_id: g.group_id.clone(),
                         topics: found
@@ -148,7 +156,7 @@ pub fn handle(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest)
             .map(|t| (t.name.clone(), Uuid::default(), t.partition_indexes.clone(), true))
             .collect()
     });
-    match fetch_group(broker, &req.group_id, topics) {
+    match fetch_group(broker, &req.group_id, None, topics) {
         Ok(found) => OffsetFetchResponse {
             topics: found
                 .into_iter()

@@ -1,0 +1,42 @@
+//! ConsumerGroupDescribe (key 69): a consumer group's epochs, members, assignments and
+//! target assignments. Groups that are unknown or classic answer GROUP_ID_NOT_FOUND.
+
+use crate::context::Broker;
+use crate::groups::TopicSnapshot;
+use sluice_protocol::generated::consumer_group_describe_response::DescribedGroup;
+use sluice_protocol::generated::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
+
+pub const API_KEY: i16 = 69;
+/// Versions served: all (v1 adds each member's MemberType).
+pub const VERSIONS: (i16, i16) = (0, 1);
+
+pub fn handle(broker: &Broker, req: &ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return ConsumerGroupDescribeResponse {
+            groups: req
+                .group_ids
+                .iter()
+                .map(|g| DescribedGroup {
+                    error_code: e.code().code(),
+                    group_id: g.clone(),
+                    authorized_operations: i32::MIN,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
+    let topics = TopicSnapshot::of(broker);
+    let applied = broker.groups.run(|c, _| {
+        let groups: Vec<DescribedGroup> = req
+            .group_ids
+            .iter()
+            .map(|g| c.consumer_group_describe(g, req.include_authorized_operations, topics.as_ref()))
+            .collect();
+        (groups, Default::default())
+    });
+    ConsumerGroupDescribeResponse {
+        groups: applied.into_value(),
+        ..Default::default()
+    }
+}

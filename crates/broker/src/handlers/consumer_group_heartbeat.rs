@@ -1,0 +1,64 @@
+//! ConsumerGroupHeartbeat (key 68): the KIP-848 consumer group protocol. One request type
+//! joins, heartbeats, changes the subscription, acknowledges revocations and leaves; the
+//! coordinator answers with the member's epoch and assignment. v1 (KIP-1082) has clients
+//! generate their member ids.
+//!
+//! The response waits until the records the heartbeat wrote are durable, so an assignment a
+//! member acts on survives a crash.
+
+use super::join_group::client_host;
+use super::{Output, ResponseFuture};
+use crate::connection::ConnectionInfo;
+use crate::context::Broker;
+use crate::groups::TopicSnapshot;
+use sluice_group::Client;
+use sluice_protocol::generated::{
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, RequestHeader, ResponseBody,
+};
+use std::sync::Arc;
+
+pub const API_KEY: i16 = 68;
+/// Versions served: all (v1: client-generated member ids and SubscribedTopicRegex).
+pub const VERSIONS: (i16, i16) = (0, 1);
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    conn: &ConnectionInfo,
+    header: &RequestHeader,
+    req: ConsumerGroupHeartbeatRequest,
+) -> Output {
+    if let Err(e) = broker.groups.ensure_ready(broker) {
+        return Output::Respond(ResponseBody::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
+            error_code: e.code().code(),
+            ..Default::default()
+        }));
+    }
+    let version = header.request_api_version;
+    let client_id = header.client_id.clone().unwrap_or_default();
+    let host = client_host(conn);
+    let topics = TopicSnapshot::of(broker);
+    let applied = broker.groups.run(|c, now| {
+        c.consumer_heartbeat(
+            now,
+            version,
+            Client {
+                client_id: &client_id,
+                client_host: &host,
+            },
+            &req,
+            topics.as_ref(),
+        )
+    });
+    let broker = broker.clone();
+    let future: ResponseFuture = Box::pin(async move {
+        let response = match broker.groups.finish(applied).await {
+            Ok(r) => r,
+            Err(code) => ConsumerGroupHeartbeatResponse {
+                error_code: code.code(),
+                ..Default::default()
+            },
+        };
+        Some(ResponseBody::ConsumerGroupHeartbeat(response))
+    });
+    Output::Defer(future)
+}
