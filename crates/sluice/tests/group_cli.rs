@@ -27,6 +27,11 @@ struct Broker {
 impl Broker {
     /// Starts `sluice serve` on an ephemeral loopback port with its data in `data`.
     fn start(data: &Path) -> Broker {
+        Broker::start_with(data, &[])
+    }
+
+    /// Starts `sluice serve` with `overrides` (`key=value`) added.
+    fn start_with(data: &Path, overrides: &[&str]) -> Broker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             // A short initial rebalance delay keeps the group test quick.
             .args([
@@ -38,6 +43,7 @@ impl Broker {
                 "-o",
             ])
             .arg(format!("log.dirs={}", data.display()))
+            .args(overrides.iter().flat_map(|o| ["-o", o]))
             .env("SLUICE_LOG", "info")
             .stderr(Stdio::piped())
             .spawn()
@@ -558,4 +564,97 @@ fn reset_offsets_plans_by_default_and_executes_every_mode() {
     }
     // The failed attempts changed nothing.
     assert_eq!(committed(addr, "etl"), offsets(&[("events", 0, 10), ("events", 1, 0)]));
+}
+
+/// A KIP-848 consumer group (librdkafka with `group.protocol=consumer`) is not a classic group:
+/// `describe` finds it through ConsumerGroupDescribe, with its member, assignment and lag, and
+/// resets are refused while it is active, as for a classic group.
+#[test]
+fn a_consumer_protocol_group_is_described_and_protected() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = Broker::start_with(data.path(), &["group.consumer.heartbeat.interval.ms=300"]);
+    let addr = broker.addr.as_str();
+    ok(addr, &["topic", "create", "events", "-p", "3"]);
+    for p in 0..3 {
+        produce(addr, "events", p, 2);
+    }
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("broker.address.family", "v4")
+        .set("group.id", "modern")
+        .set("group.protocol", "consumer")
+        .set("client.id", "kip848-client")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer protocol member");
+    consumer.subscribe(&["events"]).unwrap();
+    let mut consumed = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while consumed < 6 {
+        assert!(Instant::now() < deadline, "consumed only {consumed} of 6");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.expect("a record");
+            consumer.commit_message(&m, CommitMode::Sync).expect("commit");
+            consumed += 1;
+        }
+    }
+    let list = ok(addr, &["group", "list", "--type", "consumer"]);
+    assert!(list.lines().any(|l| l.starts_with("modern ")), "{list}");
+
+    let d = wait_for_state(addr, "modern", "Stable");
+    assert_eq!(d["protocol_type"], "consumer", "{d}");
+    let members = d["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{d}");
+    assert_eq!(members[0]["client_id"], "kip848-client");
+    let assignment = members[0]["assignment"].as_array().unwrap();
+    assert_eq!(assignment.len(), 1, "{d}");
+    assert_eq!(assignment[0]["topic"], "events");
+    let mut parts: Vec<i64> = assignment[0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    parts.sort_unstable();
+    assert_eq!(parts, [0, 1, 2]);
+    let rows = d["offsets"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{d}");
+    assert!(rows.iter().all(|r| r["current_offset"] == 2 && r["lag"] == 0), "{d}");
+
+    let r = fails(
+        addr,
+        &[
+            "group",
+            "reset-offsets",
+            "modern",
+            "--all-topics",
+            "--to-earliest",
+            "--execute",
+        ],
+    );
+    assert!(
+        r.stderr
+            .contains("Assignments can only be reset if the group 'modern' is inactive"),
+        "{}",
+        r.stderr
+    );
+    drop(consumer);
+    // Once the member has left, the group is Empty and its offsets can be reset.
+    wait_for_state(addr, "modern", "Empty");
+    ok(
+        addr,
+        &[
+            "group",
+            "reset-offsets",
+            "modern",
+            "--all-topics",
+            "--to-earliest",
+            "--execute",
+        ],
+    );
+    assert_eq!(
+        committed(addr, "modern"),
+        offsets(&[("events", 0, 0), ("events", 1, 0), ("events", 2, 0)])
+    );
 }
