@@ -10,7 +10,8 @@
 # aiokafka and kafkajs also have two members split the partitions, and kafka-python deletes a
 # committed offset with OffsetDelete (refused with GROUP_SUBSCRIBED_TO_TOPIC while a member is
 # subscribed). confluent-kafka also runs a KIP-848 group (group.protocol=consumer) scaling
-# 1 -> 3 -> 2 members while records flow. See the programs' headers.
+# 1 -> 3 -> 2 members while records flow. Then groups across a broker restart with every client
+# (group_restart.py, group_restart.js). See the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.
@@ -44,14 +45,31 @@ failed=0
 cleanup() { if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
-SLUICE_LOG="${SLUICE_LOG:-info}" "$bin" serve -o "listeners=PLAINTEXT://$broker" -o "log.dirs=$work/data" \
-  -o num.partitions=3 -o group.consumer.heartbeat.interval.ms=500 2>"$work/broker.log" &
-pid=$!
-for _ in $(seq 1 100); do
-  if grep -q "sluice is ready" "$work/broker.log"; then break; fi
-  sleep 0.1
-done
-if ! grep -q "sluice is ready" "$work/broker.log"; then echo "broker did not start"; cat "$work/broker.log"; exit 1; fi
+start_broker() { # starts the broker (appending to its log) and waits until it says it is ready
+  local before
+  before=$(grep -c "sluice is ready" "$work/broker.log" 2>/dev/null || true)
+  before=${before:-0}
+  SLUICE_LOG="${SLUICE_LOG:-info}" "$bin" serve -o "listeners=PLAINTEXT://$broker" -o "log.dirs=$work/data" \
+    -o num.partitions=3 -o group.consumer.heartbeat.interval.ms=500 2>>"$work/broker.log" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    if [ "$(grep -c "sluice is ready" "$work/broker.log" || true)" -gt "$before" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "broker did not start"; cat "$work/broker.log"; exit 1
+}
+stop_broker() { # SIGTERM; counts a check that it exits cleanly
+  local rc=0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  pid=""
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1)); echo "ok   broker: stops cleanly on SIGTERM ($1)"
+  else
+    failed=$((failed + 1)); echo "FAIL broker: exit code $rc after SIGTERM ($1)"
+  fi
+}
+start_broker
 
 tally() { # $1: output file; $2: exit code; $3: client name
   local ok bad
@@ -94,15 +112,22 @@ else
   echo "FAIL kafkajs-cross-read: kafkajs did not finish producing"; failed=$((failed + 1))
 fi
 
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-if [ "$rc" -eq 0 ]; then
-  passed=$((passed + 1)); echo "ok   broker: stops cleanly on SIGTERM"
-else
-  failed=$((failed + 1)); echo "FAIL broker: exit code $rc after SIGTERM"
-fi
+# Consumer groups across a broker restart: every client's first phase (a member processes and
+# commits half of a topic), one restart, then every client's second phase (a new member resumes
+# exactly after the commits). See group_restart.py.
+restart_clients=(kafka-python aiokafka confluent-kafka confluent-kafka-848)
+for c in "${restart_clients[@]}"; do
+  client "restart-$c-1" "$py" "$here/group_restart.py" "$c" 1 "$work"
+done
+client restart-kafkajs-1 node "$here/group_restart.js" 1 "$work"
+stop_broker "with groups committed"
+start_broker
+for c in "${restart_clients[@]}"; do
+  client "restart-$c-2" "$py" "$here/group_restart.py" "$c" 2 "$work"
+done
+client restart-kafkajs-2 node "$here/group_restart.js" 2 "$work"
+
+stop_broker "at the end"
 if grep -Eq ' (WARN|ERROR) ' "$work/broker.log"; then
   printf '\n--- broker WARN/ERROR lines\n'
   # Without timestamps and peer ports, so repeats collapse.
