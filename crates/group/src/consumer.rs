@@ -699,16 +699,10 @@ impl Coordinator {
                         format!("Member {member_id} is not a member of group {group_id}."),
                     );
                 }
-                // A known member rejoining with epoch 0 abandoned its partitions (it was fenced
-                // or lost its state): it starts over with the same id. Kafka 4 answers this with
-                // FENCED_MEMBER_EPOCH unless the member's previous epoch is 0, which leaves a
-                // fenced client unable to rejoin until its session expires; starting it over
-                // is what the client asked for and hands nothing out twice (its partitions are
-                // released first, as for a new member).
-                Some(_) if joining => ConsumerMember {
-                    subscription: g.members[&member_id].subscription.clone(),
-                    ..ConsumerMember::new(member_id.clone())
-                },
+                // A known member is held to its epoch, a rejoin with epoch 0 included: Kafka 4
+                // fences it (FENCED_MEMBER_EPOCH) unless its previous epoch was 0 and it owns no
+                // more than it was given (its first response was lost). A fenced client keeps
+                // failing until its session expires and the member is removed, as on Kafka.
                 Some(m) => {
                     check_member_epoch(m, req.member_epoch, owned.as_ref())?;
                     m.clone()
