@@ -21,7 +21,7 @@ use sluice_protocol::ErrorCode;
 use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
 use sluice_storage::AppendOptions;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, oneshot};
 
@@ -50,6 +50,10 @@ pub struct Groups {
     /// The last topic snapshot handed to consumer group heartbeats, reused while the metadata
     /// image is unchanged.
     topics_cache: Mutex<Option<Arc<TopicSnapshot>>>,
+    /// Set once the offsets topic is open and loaded (cleared if it is deleted), so that
+    /// every group request after the first checks readiness without taking the coordinator
+    /// lock it is about to take again for its event.
+    ready: AtomicBool,
 }
 
 /// What the coordinator lock guards.
@@ -89,6 +93,7 @@ impl Groups {
             waiting: Mutex::new(HashMap::new()),
             next_reply: AtomicU64::new(1),
             wake: Notify::new(),
+            ready: AtomicBool::new(false),
             topics_cache: Mutex::new(None),
         }
     }
@@ -118,6 +123,9 @@ impl Groups {
     /// Makes sure the offsets topic exists and the coordinator holds its state: creates the
     /// topic on first use and replays it on first access after start-up.
     pub fn ensure_ready(&self, broker: &Broker) -> Result<(), Unavailable> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut inner = self.lock();
         if inner.partitions.is_some() {
             return Ok(());
@@ -177,6 +185,7 @@ impl Groups {
             "group coordinator loaded"
         );
         inner.partitions = Some(partitions);
+        self.ready.store(true, Ordering::Release);
         drop(inner);
         self.wake.notify_one();
         Ok(())
@@ -193,6 +202,7 @@ impl Groups {
         let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         inner.coordinator = Coordinator::new(self.config.clone(), seed);
         inner.partitions = None;
+        self.ready.store(false, Ordering::Release);
         drop(inner);
         self.waiting.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.wake.notify_one();

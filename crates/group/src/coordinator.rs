@@ -1269,14 +1269,18 @@ impl Coordinator {
             Some(topics) => topics
                 .iter()
                 .map(|(topic, partitions)| {
+                    // The topic's offsets in one range scan: keys are (topic, partition), so a
+                    // lookup per partition would build an owned key (a topic copy) each time.
+                    let committed: BTreeMap<i32, &OffsetValue> = offsets
+                        .map(|o| {
+                            o.range((topic.clone(), i32::MIN)..=(topic.clone(), i32::MAX))
+                                .map(|((_, p), v)| (*p, &**v))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     let parts = partitions
                         .iter()
-                        .map(|p| {
-                            (
-                                *p,
-                                offsets.and_then(|o| o.get(&(topic.clone(), *p)).map(|v| (**v).clone())),
-                            )
-                        })
+                        .map(|p| (*p, committed.get(p).map(|v| (*v).clone())))
                         .collect();
                     (topic.clone(), parts)
                 })
