@@ -1297,6 +1297,73 @@ mod large_fetches {
     use sluice_protocol::generated::{CreateTopicsRequest, FetchRequest, ProduceRequest};
     use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
 
+    /// A batch larger than the whole `queued.max.response.bytes` budget is still served (alone),
+    /// rather than leaving its consumer fetching nothing forever.
+    #[tokio::test]
+    async fn a_batch_larger_than_the_response_budget_is_still_served() {
+        let server = start(|s| s.queued_max_response_bytes = 64 << 10).await;
+        let mut s = TcpStream::connect(server.address("EXTERNAL").unwrap()).await.unwrap();
+        let create = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "big".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        });
+        call(&mut s, 19, 7, 1, create).await;
+        let mut b = BatchBuilder::new(0);
+        b.append(&NewRecord::new(
+            1_700_000_000_000,
+            None,
+            Some(Bytes::from(vec![7u8; 200_000])),
+        ))
+        .unwrap();
+        let produce = RequestBody::Produce(ProduceRequest {
+            acks: 1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: "big".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(b.build().unwrap().into_bytes()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (_, body) = call(&mut s, 0, 9, 2, produce).await;
+        let ResponseBody::Produce(r) = body else { panic!() };
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        for (max_wait_ms, correlation_id) in [(0, 3), (500, 4)] {
+            let fetch = RequestBody::Fetch(FetchRequest {
+                max_wait_ms,
+                min_bytes: 1,
+                max_bytes: 1 << 20,
+                topics: vec![FetchTopic {
+                    topic: "big".into(),
+                    partitions: vec![FetchPartition {
+                        partition: 0,
+                        fetch_offset: 0,
+                        partition_max_bytes: 1 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            let (_, body) = call(&mut s, 1, 12, correlation_id, fetch).await;
+            let ResponseBody::Fetch(r) = body else { panic!() };
+            let records = r.responses[0].partitions[0].records.clone().unwrap_or_default();
+            let batch = batches(records).next().expect("the batch is served").unwrap();
+            let record = batch.records(1 << 20).unwrap().next().unwrap().unwrap();
+            assert_eq!(record.value.unwrap().len(), 200_000);
+        }
+    }
+
     /// Responses whose records are written from the read buffers (large enough to be gathered,
     /// mixed with small ones that are copied) arrive whole and in order, in every version, even
     /// when several are pipelined on one connection.

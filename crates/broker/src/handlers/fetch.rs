@@ -50,9 +50,22 @@ struct Share {
     permit: OwnedSemaphorePermit,
     /// The budget, to top the share up for a first batch larger than the share.
     budget: Arc<Semaphore>,
+    /// The share is the whole budget: a batch larger than that (a topic's max.message.bytes
+    /// above `queued.max.response.bytes`) is then sent anyway, one at a time, rather than
+    /// never, which would leave its consumer stuck.
+    whole: bool,
 }
 
 impl Share {
+    /// A share holding `permit`, out of `broker`'s budget.
+    fn new(broker: &Broker, permit: OwnedSemaphorePermit) -> Share {
+        Share {
+            whole: permit.num_permits() >= budget_total(broker) as usize,
+            permit,
+            budget: broker.response_bytes_budget.clone(),
+        }
+    }
+
     /// Record bytes the share still covers.
     fn left(&self) -> usize {
         self.permit.num_permits()
@@ -68,6 +81,8 @@ impl Share {
         }
         let permit = if len <= self.left() {
             self.permit.split(len).ok_or(len)?
+        } else if self.whole {
+            self.permit.split(self.left()).ok_or(len)?
         } else {
             let extra = u32::try_from(len - self.left()).map_err(|_| len)?;
             let mut permit = self.budget.clone().try_acquire_many_owned(extra).map_err(|_| len)?;
@@ -76,12 +91,17 @@ impl Share {
             }
             permit
         };
-        debug_assert_eq!(permit.num_permits(), len);
+        debug_assert!(permit.num_permits() == len || self.whole);
         Ok(Bytes::from_owner(Budgeted {
             records,
             _permit: permit,
         }))
     }
+}
+
+/// The whole response budget in permits (a semaphore counts at most `u32::MAX` per acquire).
+fn budget_total(broker: &Broker) -> u32 {
+    u32::try_from(broker.settings.queued_max_response_bytes.min(Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX)
 }
 
 /// Record bytes one read may take from the budget: what the request may return (the client's
@@ -204,15 +224,7 @@ async fn read_by(
         Ok(Ok(permit)) => permit,
         _ => budget.clone().try_acquire_many_owned(0).map_err(|_| 0usize)?,
     };
-    read_once(
-        broker,
-        version,
-        req,
-        Share {
-            permit,
-            budget: budget.clone(),
-        },
-    )
+    read_once(broker, version, req, Share::new(broker, permit))
 }
 
 pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -> Output {
@@ -238,16 +250,12 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
     let budget = &broker.response_bytes_budget;
     let mut read_again = true;
     if let Ok(permit) = budget.clone().try_acquire_many_owned(want) {
-        let share = Share {
-            permit,
-            budget: budget.clone(),
-        };
-        match read_once(broker, version, &req, share) {
+        match read_once(broker, version, &req, Share::new(broker, permit)) {
             Ok((response, bytes)) if bytes >= min_bytes || wait_ms == 0 || has_error(&response) => {
                 return Output::Respond(ResponseBody::Fetch(response));
             }
             Ok(_) => read_again = false,
-            Err(needed) => want = u32::try_from(needed).unwrap_or(u32::MAX),
+            Err(needed) => want = u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(broker)),
         }
     }
     // Otherwise wait: for appends (long poll) and for the budget, until the deadline. Nothing is
@@ -280,7 +288,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
                 }
                 Ok(_) => {}
                 Err(needed) => {
-                    want = u32::try_from(needed).unwrap_or(u32::MAX);
+                    want = u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(&broker));
                     read_again = tokio::time::Instant::now() < deadline;
                     if !read_again {
                         let read = read_by(&broker, version, &req, 0, deadline).await;
