@@ -667,3 +667,218 @@ fn disabled_policy_keeps_protocols_apart() {
     );
     assert_eq!(MigrationPolicy::parse("sideways"), None);
 }
+
+mod random_schedules {
+    //! Random schedules of a migrated group: classic members (eager and cooperative) and
+    //! consumer-protocol members join, heartbeat, leave and expire. The coordinator never lets
+    //! a partition have two owners, and once everyone follows the protocol the group settles with
+    //! every partition owned once by the clients, balanced.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        ConsumerJoin(usize),
+        ConsumerBeat(usize),
+        ConsumerLeave(usize),
+        ClassicJoin(usize),
+        ClassicBeat(usize),
+        ClassicLeave(usize),
+        Advance(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0..3usize).prop_map(Op::ConsumerJoin),
+            6 => (0..3usize).prop_map(Op::ConsumerBeat),
+            1 => (0..3usize).prop_map(Op::ConsumerLeave),
+            1 => (0..3usize).prop_map(Op::ClassicJoin),
+            6 => (0..3usize).prop_map(Op::ClassicBeat),
+            1 => (0..3usize).prop_map(Op::ClassicLeave),
+            1 => (0..12_000i64).prop_map(Op::Advance),
+        ]
+    }
+
+    /// A simulated classic client: what it believes it owns.
+    struct ClassicClient {
+        id: String,
+        generation: i32,
+        owned: BTreeSet<i32>,
+        /// Cooperative clients rejoin keeping their partitions; eager ones revoke all first.
+        cooperative: bool,
+    }
+
+    /// A simulated consumer-protocol client.
+    struct ConsumerClient {
+        id: String,
+        epoch: i32,
+        owned: BTreeSet<i32>,
+    }
+
+    fn parts(r: &ConsumerGroupHeartbeatResponse) -> Option<BTreeSet<i32>> {
+        r.assignment
+            .as_ref()
+            .map(|a| a.topic_partitions.iter().flat_map(|t| t.partitions.clone()).collect())
+    }
+
+    /// Rejoin and sync as a classic client does; `false` when the member is gone.
+    fn classic_rejoin(h: &mut Harness, m: &mut ClassicClient) -> bool {
+        if !m.cooperative {
+            m.owned.clear();
+        }
+        let owned: Vec<i32> = m.owned.iter().copied().collect();
+        let j = h.classic_join_now(&m.id, &owned);
+        if j.error_code != 0 {
+            assert_eq!(
+                j.error_code,
+                ErrorCode::UnknownMemberId.code(),
+                "join: {}",
+                j.error_code
+            );
+            return false;
+        }
+        m.generation = j.generation_id;
+        let s = h.classic_sync_now(&m.id, m.generation);
+        if s.error_code == 0 {
+            m.owned = decode(&s.assignment);
+        } else {
+            assert_eq!(
+                s.error_code,
+                ErrorCode::RebalanceInProgress.code(),
+                "sync: {}",
+                s.error_code
+            );
+        }
+        true
+    }
+
+    fn classic_beat(h: &mut Harness, clients: &mut [Option<ClassicClient>], i: usize) {
+        let Some(m) = clients[i].as_mut() else { return };
+        let code = h.heartbeat(&m.id, m.generation);
+        let alive = match code {
+            ErrorCode::None => true,
+            ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration => classic_rejoin(h, m),
+            ErrorCode::UnknownMemberId => false,
+            other => panic!("unexpected heartbeat answer {other:?}"),
+        };
+        if !alive {
+            clients[i] = None;
+        }
+    }
+
+    fn consumer_beat(h: &mut Harness, clients: &mut [Option<ConsumerClient>], i: usize) {
+        let Some(m) = clients[i].as_mut() else { return };
+        let owned: Vec<i32> = m.owned.iter().copied().collect();
+        let r = h.consumer(&m.id, m.epoch, Some(&owned));
+        if r.error_code != 0 {
+            assert!(
+                r.error_code == ErrorCode::UnknownMemberId.code()
+                    || r.error_code == ErrorCode::FencedMemberEpoch.code(),
+                "unexpected {:?}",
+                r.error_message
+            );
+            clients[i] = None;
+            return;
+        }
+        m.epoch = r.member_epoch;
+        if let Some(p) = parts(&r) {
+            m.owned = p;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+        #[test]
+        fn mixed_groups_never_double_assign_and_settle(
+            ops in proptest::collection::vec(op(), 1..60),
+            cooperative in any::<[bool; 3]>(),
+        ) {
+            let mut h = Harness::new(MigrationPolicy::Bidirectional);
+            let (a, b) = h.stable_classic_group();
+            let mut classics: Vec<Option<ClassicClient>> = vec![
+                Some(ClassicClient { id: a, generation: 1, owned: BTreeSet::from([0, 1, 2]), cooperative: cooperative[0] }),
+                Some(ClassicClient { id: b, generation: 1, owned: BTreeSet::from([3, 4, 5]), cooperative: cooperative[1] }),
+                None,
+            ];
+            let mut consumers: Vec<Option<ConsumerClient>> = vec![None, None, None];
+            // The upgrade.
+            let r = h.consumer("c-first", 0, None);
+            prop_assert_eq!(r.error_code, 0);
+            consumers[0] = Some(ConsumerClient { id: "c-first".into(), epoch: r.member_epoch, owned: parts(&r).unwrap_or_default() });
+            let mut joins = 0;
+            for op in ops {
+                match op {
+                    Op::ConsumerJoin(i) if consumers[i].is_none() => {
+                        joins += 1;
+                        let id = format!("c{i}-{joins}");
+                        let r = h.consumer(&id, 0, None);
+                        prop_assert_eq!(r.error_code, 0, "{:?}", r.error_message);
+                        consumers[i] = Some(ConsumerClient { id, epoch: r.member_epoch, owned: parts(&r).unwrap_or_default() });
+                    }
+                    Op::ConsumerBeat(i) => consumer_beat(&mut h, &mut consumers, i),
+                    Op::ConsumerLeave(i) => {
+                        if let Some(m) = consumers[i].take() {
+                            let r = h.consumer(&m.id, -1, None);
+                            prop_assert!(r.error_code == 0 || r.error_code == ErrorCode::UnknownMemberId.code());
+                        }
+                    }
+                    Op::ClassicJoin(i) if classics[i].is_none() => {
+                        let first = h.classic_join_now("", &[]);
+                        prop_assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+                        let mut m = ClassicClient { id: first.member_id, generation: -1, owned: BTreeSet::new(), cooperative: cooperative[i] };
+                        if classic_rejoin(&mut h, &mut m) {
+                            classics[i] = Some(m);
+                        }
+                    }
+                    Op::ClassicBeat(i) => classic_beat(&mut h, &mut classics, i),
+                    Op::ClassicLeave(i) => {
+                        if let Some(m) = classics[i].take() {
+                            let (codes, fx) = h.c.leave(h.now, "g", &[(m.id.clone(), None)]);
+                            h.absorb(fx);
+                            prop_assert!(codes.is_ok());
+                        }
+                    }
+                    Op::ConsumerJoin(_) | Op::ClassicJoin(_) => {}
+                    Op::Advance(ms) => h.advance(ms),
+                }
+                if h.group_type() != "consumer" {
+                    break;
+                }
+                h.owners();
+            }
+            h.assert_replay_rebuilds();
+            if h.group_type() != "consumer" {
+                // Downgraded (the last consumer-protocol member left): a classic group of the
+                // classic members the coordinator still knew.
+                prop_assert_eq!(h.group_type(), "classic");
+                return Ok(());
+            }
+            // Everyone follows the protocol until nothing changes.
+            for _ in 0..10 {
+                for i in 0..3 {
+                    consumer_beat(&mut h, &mut consumers, i);
+                    classic_beat(&mut h, &mut classics, i);
+                }
+            }
+            h.owners();
+            if h.group_type() != "consumer" {
+                return Ok(());
+            }
+            let mut counts = Vec::new();
+            let mut owned = BTreeSet::new();
+            for set in consumers.iter().flatten().map(|m| &m.owned).chain(classics.iter().flatten().map(|m| &m.owned)) {
+                counts.push(set.len());
+                for p in set {
+                    prop_assert!(owned.insert(*p), "partition {} owned by two clients", p);
+                }
+            }
+            if counts.is_empty() {
+                return Ok(());
+            }
+            prop_assert_eq!(h.c.group_state("g"), "Stable");
+            prop_assert_eq!(owned.len(), PARTITIONS as usize, "every partition owned");
+            prop_assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1, "{:?}", counts);
+            h.assert_replay_rebuilds();
+        }
+    }
+}
