@@ -1130,6 +1130,10 @@ impl Coordinator {
             group: group_id.to_string(),
             member: member_id.to_string(),
         });
+        self.timers.cancel(&TimerKey::ClassicSync {
+            group: group_id.to_string(),
+            member: member_id.to_string(),
+        });
     }
 
     /// A member's session expired.

@@ -186,6 +186,9 @@ pub(crate) enum TimerKey {
     ConsumerSession { group: String, member: String },
     /// A consumer group member's deadline to revoke partitions.
     ConsumerRebalance { group: String, member: String },
+    /// The deadline for a classic member of a consumer group to send SyncGroup after its
+    /// JoinGroup (its rebalance timeout), as Kafka's consumer group sync timeout.
+    ClassicSync { group: String, member: String },
 }
 
 /// What to do when a timer fires.
@@ -207,6 +210,8 @@ pub(crate) enum TimerAction {
     /// Fence the classic member of a consumer group if it still has not rejoined since it was
     /// told to (REBALANCE_IN_PROGRESS) at member epoch `epoch`.
     ClassicJoin { epoch: i32 },
+    /// Fence the classic member of a consumer group: it joined but did not send SyncGroup.
+    ClassicSync,
 }
 
 /// A group: its classic membership and its committed offsets.
@@ -386,6 +391,9 @@ impl Coordinator {
                     self.classic_join_expired(&group, &member, epoch, now_ms, &mut fx)
                 }
                 (TimerKey::ConsumerRebalance { .. }, _) => {}
+                (TimerKey::ClassicSync { group, member }, _) => {
+                    self.classic_sync_expired(&group, &member, now_ms, &mut fx)
+                }
             }
         }
         fx

@@ -446,18 +446,29 @@ impl Coordinator {
             owned: by_id(&owned, topics),
         };
         match self.consumer_join_or_heartbeat(now_ms, client, &hb, topics, Some(classic), fx) {
-            Ok(r) => fx.join(
-                reply,
-                JoinGroupResponse {
-                    member_id: member_id.clone(),
-                    generation_id: r.member_epoch,
-                    protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
-                    protocol_name: Some(first.name.clone()),
-                    // No leader and no member list: the coordinator assigns, not the client.
-                    leader: String::new(),
-                    ..Default::default()
-                },
-            ),
+            Ok(r) => {
+                // The member must follow up with SyncGroup within its rebalance timeout.
+                self.timers.schedule(
+                    TimerKey::ClassicSync {
+                        group: group_id.to_string(),
+                        member: member_id.clone(),
+                    },
+                    now_ms + i64::from(rebalance_timeout_ms.max(0)),
+                    TimerAction::ClassicSync,
+                );
+                fx.join(
+                    reply,
+                    JoinGroupResponse {
+                        member_id: member_id.clone(),
+                        generation_id: r.member_epoch,
+                        protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+                        protocol_name: Some(first.name.clone()),
+                        // No leader and no member list: the coordinator assigns, not the client.
+                        leader: String::new(),
+                        ..Default::default()
+                    },
+                )
+            }
             Err((code, message)) => {
                 tracing::debug!(
                     group = group_id,
@@ -516,6 +527,10 @@ impl Coordinator {
         let assignment = member_assignment_bytes(m, &|t| topics.name_of(t).or_else(|| c.topic_names.get(t).cloned()));
         let session_ms = classic.session_timeout_ms;
         let member_id = m.member_id.clone();
+        self.timers.cancel(&TimerKey::ClassicSync {
+            group: group_id.to_string(),
+            member: member_id.clone(),
+        });
         self.timers.schedule(
             TimerKey::ConsumerSession {
                 group: group_id.to_string(),
@@ -682,6 +697,23 @@ impl Coordinator {
         }
     }
 
+    /// A classic member did not send SyncGroup within its rebalance timeout after joining.
+    pub(crate) fn classic_sync_expired(&mut self, group_id: &str, member_id: &str, now_ms: i64, fx: &mut Effects) {
+        let known = self
+            .groups
+            .get(group_id)
+            .and_then(|g| g.consumer.as_ref())
+            .is_some_and(|c| c.members.contains_key(member_id));
+        if known {
+            tracing::info!(
+                group = group_id,
+                member = member_id,
+                "classic member did not send SyncGroup in time"
+            );
+            self.remove_consumer_member(group_id, member_id, now_ms, fx);
+        }
+    }
+
     /// Kafka's `validateOnlineDowngrade`: the policy allows it, a consumer-protocol member is
     /// among those leaving, and the members that stay all speak the classic protocol and fit a
     /// classic group.
@@ -724,6 +756,10 @@ impl Coordinator {
             member: member_id.to_string(),
         });
         self.timers.cancel(&TimerKey::ConsumerRebalance {
+            group: group_id.to_string(),
+            member: member_id.to_string(),
+        });
+        self.timers.cancel(&TimerKey::ClassicSync {
             group: group_id.to_string(),
             member: member_id.to_string(),
         });

@@ -639,6 +639,47 @@ fn a_silent_classic_member_is_removed_and_expired_consumer_member_downgrades() {
 }
 
 #[test]
+fn a_classic_member_that_joins_but_never_syncs_is_removed_after_its_rebalance_timeout() {
+    let mut h = Harness::new(MigrationPolicy::Bidirectional);
+    assert_eq!(h.consumer("c", 0, None).error_code, 0);
+    let d = h.classic_join_now("", &[]).member_id;
+    let j = h.classic_join_now(&d, &[]);
+    assert_eq!(j.error_code, 0);
+    // `c` is silent (still owning everything), so `d` waits without being told to rejoin; it
+    // heartbeats, so its session holds, but never sends SyncGroup.
+    for _ in 0..9 {
+        h.advance(3_000);
+        assert_eq!(h.heartbeat(&d, j.generation_id), ErrorCode::None);
+    }
+    h.advance(4_000);
+    assert_eq!(
+        h.heartbeat(&d, j.generation_id),
+        ErrorCode::UnknownMemberId,
+        "fenced at the sync deadline"
+    );
+    // A member that syncs (and rejoins when told) stays.
+    let epoch = h.c.consumer_group("g").unwrap().members["c"].member_epoch;
+    assert_eq!(h.consumer("c", epoch, Some(&[0, 1, 2, 3, 4, 5])).error_code, 0);
+    let e = h.classic_join_now("", &[]).member_id;
+    let mut generation = h.classic_join_now(&e, &[]).generation_id;
+    assert_eq!(h.classic_sync_now(&e, generation).error_code, 0);
+    for _ in 0..12 {
+        h.advance(3_000);
+        if h.heartbeat(&e, generation) == ErrorCode::RebalanceInProgress {
+            generation = h.classic_join_now(&e, &[]).generation_id;
+            h.classic_sync_now(&e, generation);
+        }
+        let g = h.c.consumer_group("g").unwrap();
+        let (epoch, owned): (i32, Vec<i32>) = (
+            g.members["c"].member_epoch,
+            g.members["c"].assigned.values().flatten().copied().collect(),
+        );
+        h.consumer("c", epoch, Some(&owned));
+    }
+    assert!(h.c.consumer_group("g").unwrap().members.contains_key(&e));
+}
+
+#[test]
 fn disabled_policy_keeps_protocols_apart() {
     let mut h = Harness::new(MigrationPolicy::Disabled);
     let (a, _b) = h.stable_classic_group();
