@@ -15,8 +15,8 @@
 
 use crate::classic::{CONSUMER_PROTOCOL_TYPE, ClassicGroup, ClassicMember, ClassicState, Protocol};
 use crate::consumer::{
-    ClassicJoin, ConsumerGroup, ConsumerMember, Failure, JOIN_EPOCH, MemberState, TopicView, fail, metadata_hash,
-    owners_except, remove_member_records,
+    ClassicJoin, ConsumerGroup, ConsumerMember, Failure, JOIN_EPOCH, MemberState, STATIC_LEAVE_EPOCH, TopicView, fail,
+    metadata_hash, owners_except, remove_member_records,
 };
 use crate::consumer_protocol::{
     assigned_partitions, encode_assignment, owned_partitions, subscribed_topics, subscription_version,
@@ -419,6 +419,36 @@ impl Coordinator {
             fx.join_error(reply, &req.member_id, ErrorCode::UnknownServerError);
             return;
         };
+        if unknown && let Some(instance) = req.group_instance_id.as_deref() {
+            // A classic static member restarting comes back with its instance id and no member
+            // id: it takes over the old member's place (and partitions), as in a classic group.
+            // Marked as a static member that left, the old member is replaced by the join below.
+            let c = self
+                .groups
+                .get_mut(group_id)
+                .and_then(|g| g.consumer.as_mut())
+                .expect("a consumer group");
+            let old = c
+                .static_member(instance)
+                .filter(|m| m.subscription.classic.is_some() && m.member_epoch != STATIC_LEAVE_EPOCH)
+                .map(|m| m.member_id.clone());
+            if let Some(old) = old {
+                let m = c.members.get_mut(&old).expect("found");
+                m.member_epoch = STATIC_LEAVE_EPOCH;
+                fx.records
+                    .push(CoordinatorRecord::Consumer(ConsumerRecord::CurrentAssignment {
+                        group_id: group_id.to_string(),
+                        member_id: old,
+                        value: Some(CurrentAssignmentValue {
+                            member_epoch: m.member_epoch,
+                            previous_member_epoch: m.previous_member_epoch,
+                            state: m.state.code(),
+                            assigned: m.assigned.clone(),
+                            pending_revocation: m.pending_revocation.clone(),
+                        }),
+                    }));
+            }
+        }
         let rebalance_timeout_ms = if req.rebalance_timeout_ms > 0 {
             req.rebalance_timeout_ms
         } else {

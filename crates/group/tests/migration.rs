@@ -680,6 +680,52 @@ fn a_classic_member_that_joins_but_never_syncs_is_removed_after_its_rebalance_ti
 }
 
 #[test]
+fn a_restarted_classic_static_member_takes_its_place_back() {
+    let mut h = Harness::new(MigrationPolicy::Bidirectional);
+    assert_eq!(h.consumer("c", 0, None).error_code, 0);
+    let static_join = |h: &mut Harness, reply: u64| {
+        let req = JoinGroupRequest {
+            group_id: "g".into(),
+            session_timeout_ms: SESSION_MS,
+            rebalance_timeout_ms: REBALANCE_MS,
+            group_instance_id: Some("i-1".into()),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: subscription(&[]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let fx = h.c.join(h.now, client(), 9, &req, reply, &Topics);
+        h.absorb(fx);
+        h.join_reply(reply).expect("answered at once")
+    };
+    let first = static_join(&mut h, 500);
+    assert_eq!(first.error_code, 0, "a static member needs no member id round trip");
+    let target_before = h.c.consumer_group("g").unwrap().target[&first.member_id].clone();
+    let second = static_join(&mut h, 501);
+    assert_eq!(second.error_code, 0);
+    assert_ne!(second.member_id, first.member_id);
+    let g = h.c.consumer_group("g").unwrap();
+    assert!(!g.members.contains_key(&first.member_id), "replaced");
+    assert_eq!(
+        g.members[&second.member_id].subscription.instance_id.as_deref(),
+        Some("i-1")
+    );
+    assert_eq!(
+        g.target[&second.member_id], target_before,
+        "the instance keeps its target"
+    );
+    assert_eq!(
+        h.heartbeat(&first.member_id, first.generation_id),
+        ErrorCode::UnknownMemberId
+    );
+    h.owners();
+    h.assert_replay_rebuilds();
+}
+
+#[test]
 fn disabled_policy_keeps_protocols_apart() {
     let mut h = Harness::new(MigrationPolicy::Disabled);
     let (a, _b) = h.stable_classic_group();
