@@ -81,9 +81,6 @@ pub struct ClassicMemberMetadata {
     pub supported_protocols: Vec<crate::classic::Protocol>,
 }
 
-/// Most protocols a classic member may list (bounds a hostile record or request).
-pub const CLASSIC_PROTOCOLS_MAX: usize = 64;
-
 /// `ConsumerGroupCurrentMemberAssignmentValue`: where the member is in its reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CurrentAssignmentValue {

@@ -31,7 +31,6 @@ use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::{
     ConsumerGroupHeartbeatRequest, JoinGroupRequest, JoinGroupResponse, SyncGroupRequest, SyncGroupResponse,
 };
-use std::collections::BTreeMap;
 
 /// `group.consumer.migration.policy`: which online conversions of a non-empty group are
 /// allowed. Empty groups convert either way whatever the policy, as in Kafka.
@@ -862,17 +861,4 @@ impl Coordinator {
         let b = crate::coordinator::splitmix64(&mut self.id_state);
         crate::consumer::base64_id(a, b)
     }
-}
-
-/// Each member's partitions by topic name, for tests and diagnostics.
-pub fn assignments_by_name(c: &ConsumerGroup) -> BTreeMap<String, Vec<(String, Vec<i32>)>> {
-    c.members
-        .values()
-        .map(|m| {
-            (
-                m.member_id.clone(),
-                named(&m.assigned, &|t| c.topic_names.get(t).cloned()),
-            )
-        })
-        .collect()
 }
