@@ -5,10 +5,14 @@ with acks=all, read back without a consumer group (assign + seek to beginning), 
 the admin calls CreatePartitions, describe_topics, describe_cluster, list_offsets (earliest,
 latest, by timestamp, max timestamp), DeleteRecords, describe_configs, alter_configs and
 incremental_alter_configs, each checked by its effect; a classic consumer group; and a KIP-848
-group (group.protocol=consumer) scaling 1 -> 3 -> 2 members while a producer writes.
+group (group.protocol=consumer) scaling 1 -> 3 -> 2 members while a producer writes. With
+--migration: online migration of a live group (Kafka 4's bidirectional migration policy): two
+classic members, then a group.protocol=consumer member joins (the group becomes a consumer group
+whose classic members the coordinator assigns), then it leaves (the group is classic again).
     confluent_kafka_test.py <bootstrap>
     confluent_kafka_test.py <bootstrap> --verify <topic> <client> <t0_ms> <t1_ms>
     confluent_kafka_test.py <bootstrap> --consumer-protocol
+    confluent_kafka_test.py <bootstrap> --migration
 The second form only reads <topic> and checks it holds <client>'s plan (common.plan); it verifies
 what kafkajs wrote, since kafkajs cannot consume without consumer groups.
 Idempotence: librdkafka's default is enable.idempotence=false, and it is set explicitly here;
@@ -448,6 +452,169 @@ def consumer_protocol_checks():
         chk.fail("848: list_consumer_group_offsets", "%s: %s" % (type(e).__name__, e))
 
 
+def migration_checks():
+    """Online migration: two classic members (group.protocol=classic, librdkafka's eager range
+    assignor) consume a 6-partition topic while a producer writes; a group.protocol=consumer member
+    joins, which converts the live group to a consumer group (the classic members stay, assigned by
+    the coordinator through JoinGroup/SyncGroup, told to rejoin by Heartbeat); every partition ends
+    with one owner, commits work; the consumer member leaves and the group is classic again, the
+    classic members taking all partitions back. Every record is consumed."""
+    import threading
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    topic = "compat-ck-migrate-%d" % common.now_ms()
+    group = topic + "-g"
+    partitions = 6
+    admin_create(topic, partitions)
+    stop_producing = threading.Event()
+    produced = []
+
+    def produce():
+        p = Producer({**base, "linger.ms": 5})
+        i = 0
+        while not stop_producing.is_set():
+            p.produce(topic, key=b"%d" % i, value=b"v%d" % i, partition=i % partitions)
+            produced.append(b"%d" % i)
+            i += 1
+            p.poll(0)
+            time.sleep(0.01)
+        p.flush(15)
+
+    class Member:
+        def __init__(self, name, protocol):
+            self.name = name
+            self.protocol = protocol
+            self.got = []
+            self.assigned = set()
+            self.errors = []
+            self.commits = 0
+            self.commit_errors = []
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self.run, daemon=True)
+
+        def run(self):
+            def on_assign(c, tps):
+                self.assigned = {tp.partition for tp in tps} if self.protocol == "classic" else \
+                    self.assigned | {tp.partition for tp in tps}
+
+            def on_revoke(c, tps):
+                try:
+                    c.commit(asynchronous=False)
+                    self.commits += 1
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError._NO_OFFSET:
+                        self.commit_errors.append(str(e))
+                self.assigned -= {tp.partition for tp in tps}
+
+            conf = {**base, "group.id": group, "group.protocol": self.protocol, "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False, "client.id": self.name}
+            if self.protocol == "classic":
+                conf.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
+            c = Consumer(conf)
+            try:
+                c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+                since_commit = 0
+                while not self.stop.is_set():
+                    m = c.poll(0.1)
+                    if m is None:
+                        continue
+                    if m.error():
+                        self.errors.append(str(m.error()))
+                        continue
+                    self.got.append(m.key())
+                    since_commit += 1
+                    if since_commit >= 20:
+                        try:
+                            c.commit(asynchronous=False)
+                            self.commits += 1
+                        except KafkaException as e:
+                            # A commit racing a rebalance is refused as on Kafka; the client rejoins.
+                            if e.args[0].code() not in (KafkaError.REBALANCE_IN_PROGRESS,
+                                                        KafkaError.ILLEGAL_GENERATION):
+                                self.commit_errors.append(str(e))
+                        since_commit = 0
+            finally:
+                c.close()
+
+    def wait_for(cond, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def exclusive(members):
+        owned = [p for m in members for p in m.assigned]
+        return sorted(owned) == list(range(partitions))
+
+    def group_type():
+        listed = admin.list_consumer_groups(request_timeout=10).result(15)
+        mine = [g for g in listed.valid if g.group_id == group]
+        return str(getattr(mine[0], "type", "?")).upper() if mine else "missing"
+
+    admin = AdminClient(base)
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    a, b, c3 = Member("mig-a", "classic"), Member("mig-b", "classic"), Member("mig-c", "consumer")
+    a.thread.start()
+    b.thread.start()
+    chk.check("migrate: two classic members split the partitions",
+              wait_for(lambda: exclusive((a, b)) and a.assigned and b.assigned and a.got and b.got, 40),
+              repr([sorted(a.assigned), sorted(b.assigned)]))
+    chk.check("migrate: the group is classic", group_type().endswith("CLASSIC"), group_type())
+    c3.thread.start()
+    settled = wait_for(lambda: exclusive((a, b, c3)) and all(len(m.assigned) == 2 for m in (a, b, c3)) and c3.got, 60)
+    chk.check("migrate: a consumer-protocol member joins the live classic group; two partitions each, "
+              "each owned once", settled, repr([sorted(m.assigned) for m in (a, b, c3)]))
+    chk.check("migrate: the group is now a consumer group", group_type().endswith("CONSUMER"), group_type())
+    try:
+        desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+        owned = sorted(tp.partition for mem in desc.members for tp in mem.assignment.topic_partitions)
+        chk.check("migrate: describe_consumer_groups shows 3 members owning the 6 partitions once",
+                  len(desc.members) == 3 and owned == list(range(partitions)),
+                  "%d members, partitions %r" % (len(desc.members), owned))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("migrate: describe_consumer_groups", "%s: %s" % (type(e).__name__, e))
+    # Downgrade: the consumer-protocol member leaves; the classic members are a classic group again.
+    c3.stop.set()
+    c3.thread.join(30)
+    chk.check("migrate: after the consumer member leaves, the classic members own all partitions",
+              wait_for(lambda: exclusive((a, b)) and a.assigned and b.assigned, 60),
+              repr([sorted(a.assigned), sorted(b.assigned)]))
+    chk.check("migrate: the group is classic again", wait_for(lambda: group_type().endswith("CLASSIC"), 10),
+              group_type())
+    try:
+        desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+        chk.check("migrate: describe_consumer_groups: a classic group of 2 members",
+                  str(getattr(desc, "type", "CLASSIC")).upper().endswith("CLASSIC") and len(desc.members) == 2,
+                  "%r, %d members" % (getattr(desc, "type", None), len(desc.members)))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("migrate: describe_consumer_groups after the downgrade", "%s: %s" % (type(e).__name__, e))
+    time.sleep(1)
+    stop_producing.set()
+    producer.join(30)
+    want = set(produced)
+    members = (a, b, c3)
+    consumed = lambda: {k for m in members for k in m.got}
+    chk.check("migrate: every produced record is consumed", wait_for(lambda: consumed() >= want, 30),
+              "%d of %d missing" % (len(want - consumed()), len(want)))
+    for m in (a, b):
+        m.stop.set()
+    for m in (a, b):
+        m.thread.join(30)
+    errs = [e for m in members for e in m.errors + m.commit_errors]
+    chk.check("migrate: commits succeed in all three phases, no consumer errors",
+              all(m.commits > 0 for m in members) and not errs,
+              "commits %r, errors %r" % ([m.commits for m in members], errs[:5]))
+    try:
+        offs = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(15)
+        committed = sum(tp.offset for tp in offs.topic_partitions if tp.topic == topic and tp.offset > 0)
+        chk.check("migrate: committed offsets cover what was produced", committed == len(want),
+                  "committed %d, produced %d" % (committed, len(want)))
+    except Exception as e:  # noqa: BLE001
+        chk.fail("migrate: list_consumer_group_offsets", "%s: %s" % (type(e).__name__, e))
+
+
 def verify_only(topic, client, t0, t1):
     expected = common.full_plan(client)
     if client == "kafkajs":
@@ -464,6 +631,9 @@ def main():
         return verify_only(sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
     if len(sys.argv) > 2 and sys.argv[2] == "--consumer-protocol":
         return consumer_protocol_checks()
+    if len(sys.argv) > 2 and sys.argv[2] == "--migration":
+        migration_checks()
+        return chk.exit()
     topic = "compat-confluent"
     # 1. Admin: create with 3 partitions, see it in metadata; create + delete another.
     chk.run("admin CreateTopics(%s, 3 partitions)" % topic, admin_create, topic, 3)

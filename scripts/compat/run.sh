@@ -10,8 +10,9 @@
 # aiokafka and kafkajs also have two members split the partitions, and kafka-python deletes a
 # committed offset with OffsetDelete (refused with GROUP_SUBSCRIBED_TO_TOPIC while a member is
 # subscribed). confluent-kafka also runs a KIP-848 group (group.protocol=consumer) scaling
-# 1 -> 3 -> 2 members while records flow. Then groups across a broker restart with every client
-# (group_restart.py, group_restart.js). See the programs' headers.
+# 1 -> 3 -> 2 members while records flow, and the online migration of a live group: two classic
+# members, a group.protocol=consumer member joins (upgrade), then leaves (downgrade). Then groups
+# across a broker restart with every client (group_restart.py, group_restart.js). See the programs' headers.
 # One Sluice broker on a free loopback port with a temporary data dir, stopped by its PID.
 # Prints "ok ..." / "FAIL ..." per check and last "compat-clients: N passed, M failed".
 # SLUICE_LOG=debug gives the broker's detail; its WARN/ERROR lines are printed at the end.
@@ -94,6 +95,13 @@ client() { # $1: name; rest: command (gets the bootstrap address last)
 }
 
 client confluent-kafka "$py" "$here/confluent_kafka_test.py"
+# Online migration of a live group between the classic and the consumer protocol (own time budget).
+printf '\n--- confluent-kafka-migration\n'
+rc=0
+timeout 120 "$py" "$here/confluent_kafka_test.py" "$broker" --migration >"$work/migration.out" \
+  2>"$work/migration.out.err" || rc=$?
+cat "$work/migration.out"
+tally "$work/migration.out" "$rc" "confluent-kafka-migration"
 client kafka-python "$py" "$here/kafka_python_test.py"
 client aiokafka "$py" "$here/aiokafka_test.py"
 client kafkajs node "$here/kafkajs_test.js"

@@ -324,7 +324,9 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
     else {
         panic!()
     };
-    assert_eq!(jg.error_code, ErrorCode::GroupIdNotFound.code());
+    // Online migration (Kafka's default bidirectional policy) lets classic members join, but
+    // only with protocols of the consumer protocol type that the classic members share.
+    assert_eq!(jg.error_code, ErrorCode::InconsistentGroupProtocol.code());
     let commit = |epoch: i32, version_member: &str| OffsetCommitRequest {
         group_id: "cg".into(),
         generation_id_or_member_epoch: epoch,
@@ -490,5 +492,184 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
     let gone = describe(&mut s, 0).await;
     assert_eq!(gone.error_code, ErrorCode::GroupIdNotFound.code());
     drop(s);
+    server.shutdown().await;
+}
+
+/// A `ConsumerProtocolSubscription` v0 of `topic`.
+fn subscription_v0(topic: &str) -> Bytes {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    b.extend_from_slice(topic.as_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    Bytes::from(b)
+}
+
+#[tokio::test]
+async fn a_classic_member_joins_a_consumer_group_over_the_wire_and_the_group_downgrades_when_it_is_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in(dir.path()).await;
+    let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+    let ResponseBody::CreateTopics(created) = call(
+        &mut s,
+        19,
+        7,
+        RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: "t".into(),
+                num_partitions: 4,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5_000,
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(created.topics[0].error_code, 0);
+    let a = heartbeat(&mut s, 1, join("member-a", &["t"])).await;
+    assert_eq!(a.error_code, 0);
+    assert_eq!(count(&a.assignment), 4);
+
+    let join_req = |member: &str| {
+        RequestBody::JoinGroup(JoinGroupRequest {
+            group_id: "cg".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            member_id: member.into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![join_group_request::JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: subscription_v0("t"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    };
+    let ResponseBody::JoinGroup(first) = call(&mut s, 11, 9, join_req("")).await else {
+        panic!()
+    };
+    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    let ResponseBody::JoinGroup(joined) = call(&mut s, 11, 9, join_req(&first.member_id)).await else {
+        panic!()
+    };
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.generation_id, 2);
+    assert_eq!(joined.protocol_name.as_deref(), Some("range"));
+    assert!(joined.members.is_empty());
+    let d = describe(&mut s, 1).await;
+    assert_eq!(d.members.len(), 2);
+    let classic = d.members.iter().find(|m| m.member_id == first.member_id).unwrap();
+    assert_eq!(classic.member_type, 0, "a classic member");
+
+    // member-a revokes half; the classic member's partitions are then free.
+    let a = heartbeat(
+        &mut s,
+        1,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "cg".into(),
+            member_id: "member-a".into(),
+            member_epoch: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(count(&a.assignment), 2);
+    let kept = a.assignment.unwrap().topic_partitions;
+    let a = heartbeat(
+        &mut s,
+        1,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "cg".into(),
+            member_id: "member-a".into(),
+            member_epoch: 1,
+            topic_partitions: Some(
+                kept.iter()
+                    .map(|t| TopicPartitions {
+                        topic_id: t.topic_id,
+                        partitions: t.partitions.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(a.member_epoch, 2);
+    let hb = |generation: i32| {
+        RequestBody::Heartbeat(HeartbeatRequest {
+            group_id: "cg".into(),
+            generation_id: generation,
+            member_id: first.member_id.clone(),
+            ..Default::default()
+        })
+    };
+    let ResponseBody::Heartbeat(h) = call(&mut s, 12, 4, hb(2)).await else {
+        panic!()
+    };
+    assert_eq!(
+        h.error_code,
+        ErrorCode::RebalanceInProgress.code(),
+        "its partitions were released"
+    );
+    let ResponseBody::JoinGroup(joined) = call(&mut s, 11, 9, join_req(&first.member_id)).await else {
+        panic!()
+    };
+    assert_eq!(joined.generation_id, 2);
+    let ResponseBody::SyncGroup(sync) = call(
+        &mut s,
+        14,
+        5,
+        RequestBody::SyncGroup(SyncGroupRequest {
+            group_id: "cg".into(),
+            generation_id: 2,
+            member_id: first.member_id.clone(),
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            ..Default::default()
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(sync.error_code, 0);
+    let parts = sluice_group::consumer_protocol::assigned_partitions(&sync.assignment).expect("consumer protocol");
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].0, "t");
+    assert_eq!(parts[0].1.len(), 2);
+    let ResponseBody::Heartbeat(h) = call(&mut s, 12, 4, hb(2)).await else {
+        panic!()
+    };
+    assert_eq!(h.error_code, 0);
+
+    // The consumer-protocol member leaves: the group is classic again, and rebalances.
+    let a = heartbeat(
+        &mut s,
+        1,
+        ConsumerGroupHeartbeatRequest {
+            group_id: "cg".into(),
+            member_id: "member-a".into(),
+            member_epoch: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(a.error_code, 0);
+    let ResponseBody::ListGroups(lg) = call(&mut s, 16, 5, RequestBody::ListGroups(Default::default())).await else {
+        panic!()
+    };
+    let listed = lg.groups.iter().find(|g| g.group_id == "cg").unwrap();
+    assert_eq!(listed.group_type, "classic");
+    assert_eq!(listed.group_state, "PreparingRebalance");
+    let ResponseBody::Heartbeat(h) = call(&mut s, 12, 4, hb(2)).await else {
+        panic!()
+    };
+    assert_eq!(h.error_code, ErrorCode::RebalanceInProgress.code());
     server.shutdown().await;
 }

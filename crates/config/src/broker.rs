@@ -266,6 +266,9 @@ pub struct BrokerConfig {
     pub group_consumer_max_size: i32,
     /// `group.consumer.assignors`: server assignor names, the default first.
     pub group_consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: which online conversions between classic and
+    /// consumer groups are allowed (disabled, upgrade, downgrade, bidirectional).
+    pub group_consumer_migration_policy: String,
     /// `group.max.session.timeout.ms`: largest session timeout a member may ask for.
     pub group_max_session_timeout_ms: i32,
     /// `transaction.max.timeout.ms`: largest transaction timeout a producer may ask for.
@@ -698,6 +701,7 @@ impl BrokerConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            group_consumer_migration_policy: g.string("group.consumer.migration.policy")?,
             group_min_session_timeout_ms,
             group_max_session_timeout_ms,
             transaction_max_timeout_ms: g.i32("transaction.max.timeout.ms")?,

@@ -90,6 +90,8 @@ const I32_MAX_STR: &str = "2147483647";
 
 pub(crate) const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 pub(crate) const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
+/// `group.consumer.migration.policy`'s values, Kafka's `ConsumerGroupMigrationPolicy`.
+pub(crate) const MIGRATION_POLICIES: &[&str] = &["disabled", "upgrade", "downgrade", "bidirectional"];
 pub(crate) const CLEANUP_POLICIES: &[&str] = &["delete", "compact"];
 
 /// Sluice's bound on memory held by queued requests (Kafka's default, -1, is
@@ -540,6 +542,13 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         Some("uniform,range"),
         ListOf(&["uniform", "range"]),
         "The server-side assignors, by name (uniform, range); the first one is the default."
+    ),
+    k!(
+        "group.consumer.migration.policy",
+        String,
+        Some("bidirectional"),
+        OneOf(MIGRATION_POLICIES),
+        "The config that enables converting the non-empty classic group using the consumer embedded protocol to the non-empty consumer group using the consumer group protocol and vice versa; conversions of empty groups in both directions are always enabled regardless of this policy. bidirectional: both upgrade from classic group to consumer group and downgrade from consumer group to classic group are enabled, upgrade: only upgrade from classic group to consumer group is enabled, downgrade: only downgrade from consumer group to classic group is enabled, disabled: neither upgrade nor downgrade is enabled."
     ),
     k!(
         "offsets.retention.check.interval.ms",

@@ -431,3 +431,19 @@ fn fetch_max_bytes_and_producer_id_expiration_check_interval() {
     // Kafka's lower bound for fetch.max.bytes is 1024.
     assert_names(&err("fetch.max.bytes=100\n"), "fetch.max.bytes", "100", "at least 1024");
 }
+
+#[test]
+fn group_consumer_migration_policy_defaults_to_bidirectional_and_refuses_other_values() {
+    let c = BrokerConfig::defaults().unwrap();
+    assert_eq!(c.group_consumer_migration_policy, "bidirectional");
+    let c = load_from_str(Some("group.consumer.migration.policy=disabled"), &[], &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.group_consumer_migration_policy, "disabled");
+    assert_names(
+        &err("group.consumer.migration.policy=sideways"),
+        "group.consumer.migration.policy",
+        "sideways",
+        "disabled, upgrade, downgrade, bidirectional",
+    );
+}

@@ -160,6 +160,9 @@ pub struct ConsumerGroup {
     /// The [`TopicView::version`] the metadata hash was last checked against; `None` (after a
     /// restart or a member's departure) forces a check.
     pub metadata_checked_version: Option<i64>,
+    /// Names of the subscribed topics by id, as last looked up: a downgrade fired by a timer
+    /// (which has no topic view) still writes classic assignments with topic names.
+    pub topic_names: BTreeMap<Uuid, String>,
 }
 
 /// The group's state as ListGroups and ConsumerGroupDescribe name it.
@@ -180,6 +183,14 @@ pub fn state_name(g: &ConsumerGroup) -> &'static str {
 }
 
 impl ConsumerGroup {
+    /// How many members speak the classic protocol (Kafka's `numClassicProtocolMembers`).
+    pub fn classic_member_count(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.subscription.classic.is_some())
+            .count()
+    }
+
     /// The member currently holding static instance `instance_id`.
     pub fn static_member(&self, instance_id: &str) -> Option<&ConsumerMember> {
         self.members
@@ -220,7 +231,7 @@ impl ConsumerGroup {
     }
 
     /// The subscribed topics that exist: name to (id, partition count).
-    fn subscription_metadata(&self, topics: &dyn TopicView) -> BTreeMap<String, (Uuid, i32)> {
+    pub(crate) fn subscription_metadata(&self, topics: &dyn TopicView) -> BTreeMap<String, (Uuid, i32)> {
         let mut names: BTreeSet<&str> = BTreeSet::new();
         for m in self.members.values() {
             names.extend(self.member_topics(m));
@@ -282,15 +293,23 @@ impl ConsumerGroup {
 }
 
 /// A heartbeat's failure: Kafka's error code and message.
-type Failure = (ErrorCode, String);
+pub(crate) type Failure = (ErrorCode, String);
 
-fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, Failure> {
+/// What a classic member's JoinGroup brings to [`Coordinator::consumer_join_or_heartbeat`].
+pub(crate) struct ClassicJoin {
+    /// Session timeout and protocols, stored with the member.
+    pub(crate) metadata: crate::consumer_records::ClassicMemberMetadata,
+    /// The partitions the member says it owns (from its subscription).
+    pub(crate) owned: Assignment,
+}
+
+pub(crate) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, Failure> {
     Err((code, message.into()))
 }
 
 /// FNV-1a over the subscribed topics' names, ids and partition counts: equal metadata gives an
 /// equal hash, so a restart does not bump the epoch for nothing.
-fn metadata_hash(meta: &BTreeMap<String, (Uuid, i32)>) -> i64 {
+pub(crate) fn metadata_hash(meta: &BTreeMap<String, (Uuid, i32)>) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -434,7 +453,7 @@ fn check_member_epoch(m: &ConsumerMember, received: i32, owned: Option<&Assignme
 
 /// A random id for a v0 member: 16 random bytes in URL-safe base64 without padding, the form of
 /// Kafka's `Uuid.toString()`.
-fn base64_id(a: u64, b: u64) -> String {
+pub(crate) fn base64_id(a: u64, b: u64) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&a.to_be_bytes());
@@ -565,7 +584,7 @@ impl Coordinator {
             if req.member_epoch == LEAVE_EPOCH || req.member_epoch == STATIC_LEAVE_EPOCH {
                 self.consumer_leave(now_ms, req, &mut fx)
             } else {
-                self.consumer_join_or_heartbeat(now_ms, client, req, topics, &mut fx)
+                self.consumer_join_or_heartbeat(now_ms, client, req, topics, None, &mut fx)
             }
         });
         match result {
@@ -652,12 +671,13 @@ impl Coordinator {
             .expect("consumer group"))
     }
 
-    fn consumer_join_or_heartbeat(
+    pub(crate) fn consumer_join_or_heartbeat(
         &mut self,
         now_ms: i64,
         client: Client<'_>,
         req: &ConsumerGroupHeartbeatRequest,
         topics: &dyn TopicView,
+        classic: Option<ClassicJoin>,
         fx: &mut Effects,
     ) -> Result<ConsumerGroupHeartbeatResponse, Failure> {
         let group_id = req.group_id.as_str();
@@ -676,8 +696,25 @@ impl Coordinator {
         } else {
             req.member_id.clone()
         };
-        let owned = owned_from_request(req);
+        let is_classic = classic.is_some();
+        let (classic_metadata, owned) = match classic {
+            Some(c) => (Some(c.metadata), Some(c.owned)),
+            None => (None, owned_from_request(req)),
+        };
+        if joining && !is_classic {
+            // A consumer-protocol member joining a live classic group: Kafka's online upgrade.
+            self.maybe_upgrade_classic_group(group_id, now_ms, topics, fx)?;
+        }
         let g = self.consumer_group_mut(group_id, joining, now_ms, fx)?;
+        if let Some(m) = g.members.get(&member_id)
+            && m.subscription.classic.is_some() != is_classic
+        {
+            // A member id speaks one protocol: the other one's requests do not know it.
+            return fail(
+                ErrorCode::UnknownMemberId,
+                format!("Member {member_id} is not a member of group {group_id} with this protocol."),
+            );
+        }
         if joining && g.members.len() >= max_size && !g.members.contains_key(&member_id) {
             let replacing_static = req.instance_id.as_deref().and_then(|i| g.static_member(i)).is_some();
             if !replacing_static {
@@ -791,6 +828,11 @@ impl Coordinator {
             }
             s.client_id = client.client_id.to_string();
             s.client_host = client.client_host.to_string();
+            if is_classic {
+                s.classic = classic_metadata.clone();
+                // A classic member has no server assignor of its own choosing.
+                s.server_assignor = None;
+            }
         }
         let mut bump = false;
         if let Some(old) = replaced.take() {
@@ -869,6 +911,7 @@ impl Coordinator {
         if recheck {
             g.metadata_checked_version = Some(topics.version());
             let m = g.subscription_metadata(topics);
+            g.topic_names = m.iter().map(|(name, (id, _))| (*id, name.clone())).collect();
             let hash = metadata_hash(&m);
             meta = Some((m, hash));
         }
@@ -919,9 +962,17 @@ impl Coordinator {
         } else {
             owners_except(g, &member_id)
         };
-        let next = reconcile(&updated, g.assignment_epoch, &target, owned.as_ref(), &|t, p| {
+        let mut next = reconcile(&updated, g.assignment_epoch, &target, owned.as_ref(), &|t, p| {
             owners.contains(&(*t, p))
         });
+        if is_classic && next.state == MemberState::UnrevokedPartitions && next != updated {
+            // A classic member's JoinGroup says what it owns already (an eager client owns
+            // nothing when it rejoins): if it let go of what it must revoke, it moves on now
+            // instead of after one more round of JoinGroup.
+            next = reconcile(&next, g.assignment_epoch, &target, owned.as_ref(), &|t, p| {
+                owners.contains(&(*t, p))
+            });
+        }
         let assignment_changed = next.assigned != member.assigned || previous.is_none() || static_replaced;
         if next != updated || previous.is_none() || static_replaced {
             fx.records
@@ -950,12 +1001,15 @@ impl Coordinator {
         } else if !revoking {
             self.timers.cancel(&rebalance_key);
         }
+        let session_ms = classic_metadata
+            .as_ref()
+            .map_or(self.config.consumer_session_timeout_ms, |c| c.session_timeout_ms);
         self.timers.schedule(
             TimerKey::ConsumerSession {
                 group: group_id.to_string(),
                 member: member_id.clone(),
             },
-            now_ms + i64::from(self.config.consumer_session_timeout_ms),
+            now_ms + i64::from(session_ms),
             TimerAction::ConsumerSession,
         );
         let send_assignment = owned.is_some() || joining || assignment_changed;
@@ -1032,7 +1086,7 @@ impl Coordinator {
                 member: member_id.clone(),
             });
         } else {
-            self.fence_consumer_member(group_id, &member_id, fx);
+            self.remove_consumer_member(group_id, &member_id, now_ms, fx);
         }
         Ok(ConsumerGroupHeartbeatResponse {
             member_id: Some(req.member_id.clone()),
@@ -1076,20 +1130,31 @@ impl Coordinator {
             group: group_id.to_string(),
             member: member_id.to_string(),
         });
+        self.timers.cancel(&TimerKey::ClassicSync {
+            group: group_id.to_string(),
+            member: member_id.to_string(),
+        });
     }
 
     /// A member's session expired.
-    pub(crate) fn consumer_session_expired(&mut self, group_id: &str, member_id: &str, fx: &mut Effects) {
+    pub(crate) fn consumer_session_expired(&mut self, group_id: &str, member_id: &str, now_ms: i64, fx: &mut Effects) {
         tracing::info!(
             group = group_id,
             member = member_id,
             "consumer group member session expired"
         );
-        self.fence_consumer_member(group_id, member_id, fx);
+        self.remove_consumer_member(group_id, member_id, now_ms, fx);
     }
 
     /// A member did not confirm its revocation within its rebalance timeout.
-    pub(crate) fn consumer_rebalance_expired(&mut self, group_id: &str, member_id: &str, epoch: i32, fx: &mut Effects) {
+    pub(crate) fn consumer_rebalance_expired(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        epoch: i32,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
         let stuck = self
             .groups
             .get(group_id)
@@ -1102,7 +1167,7 @@ impl Coordinator {
                 member = member_id,
                 "consumer group member did not revoke its partitions in time"
             );
-            self.fence_consumer_member(group_id, member_id, fx);
+            self.remove_consumer_member(group_id, member_id, now_ms, fx);
         }
     }
 
@@ -1134,10 +1199,11 @@ impl Coordinator {
                     m.state,
                     m.member_epoch,
                     m.subscription.rebalance_timeout_ms,
+                    m.subscription.classic.as_ref().map(|c| c.session_timeout_ms),
                 ));
             }
         }
-        for (group, member, state, epoch, rebalance_ms) in sessions {
+        for (group, member, state, epoch, rebalance_ms, classic_session_ms) in sessions {
             if state == MemberState::UnrevokedPartitions {
                 self.timers.schedule(
                     TimerKey::ConsumerRebalance {
@@ -1148,9 +1214,10 @@ impl Coordinator {
                     TimerAction::ConsumerRebalance { epoch },
                 );
             }
+            let session_ms = classic_session_ms.unwrap_or(self.config.consumer_session_timeout_ms);
             self.timers.schedule(
                 TimerKey::ConsumerSession { group, member },
-                now_ms + i64::from(self.config.consumer_session_timeout_ms),
+                now_ms + i64::from(session_ms),
                 TimerAction::ConsumerSession,
             );
         }
@@ -1210,7 +1277,8 @@ impl Coordinator {
                     subscribed_topic_regex: m.subscription.subscribed_topic_regex.clone(),
                     assignment: describe(&m.assigned),
                     target_assignment: describe(&c.target.get(&m.member_id).cloned().unwrap_or_default()),
-                    member_type: 1,
+                    // Kafka's MemberType: 0 classic, 1 consumer.
+                    member_type: if m.subscription.classic.is_some() { 0 } else { 1 },
                     ..Default::default()
                 })
                 .collect(),
@@ -1237,6 +1305,14 @@ impl Coordinator {
         let Some(m) = c.members.get(member_id) else {
             return Err(ErrorCode::UnknownMemberId);
         };
+        if m.subscription.classic.is_some() {
+            // A classic member commits with its generation, which is its member epoch.
+            return if member_epoch == m.member_epoch {
+                Ok(())
+            } else {
+                Err(ErrorCode::IllegalGeneration)
+            };
+        }
         if version < 9 {
             return Err(ErrorCode::UnsupportedVersion);
         }
@@ -1283,7 +1359,7 @@ impl Coordinator {
 }
 
 /// The tombstones of a removed member, in Kafka's order.
-fn remove_member_records(group_id: &str, member_id: &str, fx: &mut Effects) {
+pub(crate) fn remove_member_records(group_id: &str, member_id: &str, fx: &mut Effects) {
     fx.records
         .push(CoordinatorRecord::Consumer(ConsumerRecord::CurrentAssignment {
             group_id: group_id.to_string(),
@@ -1341,7 +1417,7 @@ fn resolve_regexes(g: &mut ConsumerGroup, topics: &dyn TopicView) {
 }
 
 /// Partitions owned, or still being revoked, by members other than `member_id`.
-fn owners_except(g: &ConsumerGroup, member_id: &str) -> BTreeSet<(Uuid, i32)> {
+pub(crate) fn owners_except(g: &ConsumerGroup, member_id: &str) -> BTreeSet<(Uuid, i32)> {
     let mut out = BTreeSet::new();
     for m in g.members.values().filter(|m| m.member_id != member_id) {
         for (t, ps) in m.assigned.iter().chain(m.pending_revocation.iter()) {

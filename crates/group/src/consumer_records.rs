@@ -12,7 +12,7 @@ use crate::records::RecordError;
 use bytes::{BufMut, Bytes, BytesMut};
 use sluice_protocol::Uuid;
 use sluice_protocol::codec::{
-    get_array_len, get_i8, get_i16, get_i32, get_i64, get_nullable_string, get_string, get_tagged_count,
+    get_array_len, get_bytes, get_i8, get_i16, get_i32, get_i64, get_nullable_string, get_string, get_tagged_count,
     get_tagged_field, get_uuid, put_tag_header, put_uuid, put_uvarint,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +62,23 @@ pub struct MemberSubscriptionValue {
     pub rebalance_timeout_ms: i32,
     /// The server assignor the member asked for, if any.
     pub server_assignor: Option<String>,
+    /// Set for a member that speaks the classic protocol (JoinGroup/SyncGroup) inside a
+    /// consumer group: what it needs to be served, and to become a classic group member again
+    /// when the group is downgraded. Tag 0 (`ClassicMemberMetadata`) of Kafka's value.
+    pub classic: Option<ClassicMemberMetadata>,
+}
+
+/// `ConsumerGroupMemberMetadataValue.ClassicMemberMetadata`: a classic-protocol member's
+/// session timeout and the protocols (client assignors with their subscription bytes) it sent
+/// in its last JoinGroup.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassicMemberMetadata {
+    /// The member's own session timeout: classic members are expired by it, not by
+    /// `group.consumer.session.timeout.ms`.
+    pub session_timeout_ms: i32,
+    /// The supported protocols in the member's order of preference: SyncGroup is checked
+    /// against the first, and a downgraded classic group selects among them.
+    pub supported_protocols: Vec<crate::classic::Protocol>,
 }
 
 /// `ConsumerGroupCurrentMemberAssignmentValue`: where the member is in its reconciliation.
@@ -188,7 +205,24 @@ impl ConsumerRecord {
                 put_compact_opt(&mut buf, v.subscribed_topic_regex.as_deref());
                 buf.put_i32(v.rebalance_timeout_ms);
                 put_compact_opt(&mut buf, v.server_assignor.as_deref());
-                put_uvarint(&mut buf, 0);
+                match &v.classic {
+                    None => put_uvarint(&mut buf, 0),
+                    Some(c) => {
+                        let mut tag = BytesMut::new();
+                        tag.put_i32(c.session_timeout_ms);
+                        put_uvarint(&mut tag, c.supported_protocols.len() as u32 + 1);
+                        for p in &c.supported_protocols {
+                            put_compact_opt(&mut tag, Some(&p.name));
+                            put_uvarint(&mut tag, p.metadata.len() as u32 + 1);
+                            tag.put_slice(&p.metadata);
+                            put_uvarint(&mut tag, 0);
+                        }
+                        put_uvarint(&mut tag, 0);
+                        put_uvarint(&mut buf, 1);
+                        put_tag_header(&mut buf, 0, tag.len());
+                        buf.put_slice(&tag);
+                    }
+                }
             }
             ConsumerRecord::TargetAssignmentEpoch { value, .. } => {
                 buf.put_i32((*value)?);
@@ -272,9 +306,12 @@ impl ConsumerRecord {
                         let subscribed_topic_regex = get_nullable_string(v, true)?;
                         let rebalance_timeout_ms = get_i32(v)?;
                         let server_assignor = get_nullable_string(v, true)?;
-                        // Tag 0 (a classic member's protocols) does not apply to members that
-                        // speak this protocol.
-                        tagged_fields(v)?;
+                        let mut classic = None;
+                        for (tag, mut data) in tagged_fields(v)? {
+                            if tag == 0 {
+                                classic = Some(get_classic_metadata(&mut data)?);
+                            }
+                        }
                         Some(MemberSubscriptionValue {
                             instance_id,
                             rack_id,
@@ -284,6 +321,7 @@ impl ConsumerRecord {
                             subscribed_topic_regex,
                             rebalance_timeout_ms,
                             server_assignor,
+                            classic,
                         })
                     }
                     None => None,
@@ -403,6 +441,30 @@ fn get_assignment(buf: &mut Bytes) -> Result<Assignment, RecordError> {
     Ok(out)
 }
 
+/// Tag 0 of a member's value: `SessionTimeoutMs`, then `[]SupportedProtocols` of (name,
+/// metadata), in the flexible encoding.
+fn get_classic_metadata(buf: &mut Bytes) -> Result<ClassicMemberMetadata, RecordError> {
+    let session_timeout_ms = get_i32(buf)?;
+    // A protocol takes at least a name length, a metadata length and a tagged-field count, so
+    // the count is bounded by the bytes present.
+    let n = get_array_len(buf, true, 3)?.unwrap_or(0);
+    let mut supported_protocols = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = get_string(buf, true, "name")?;
+        let metadata = get_bytes(buf, true, "metadata")?;
+        tagged_fields(buf)?;
+        supported_protocols.push(crate::classic::Protocol {
+            name,
+            metadata: Bytes::copy_from_slice(&metadata),
+        });
+    }
+    tagged_fields(buf)?;
+    Ok(ClassicMemberMetadata {
+        session_timeout_ms,
+        supported_protocols,
+    })
+}
+
 fn tagged_fields(buf: &mut Bytes) -> Result<Vec<(u32, Bytes)>, RecordError> {
     let count = get_tagged_count(buf)?;
     let mut out = Vec::new();
@@ -450,6 +512,31 @@ mod tests {
                     subscribed_topic_regex: Some("t.*".into()),
                     rebalance_timeout_ms: 300_000,
                     server_assignor: Some("range".into()),
+                    classic: None,
+                }),
+            },
+            ConsumerRecord::MemberSubscription {
+                group_id: g.clone(),
+                member_id: "classic".into(),
+                value: Some(MemberSubscriptionValue {
+                    client_id: "c".into(),
+                    client_host: "/127.0.0.1".into(),
+                    subscribed_topic_names: vec!["a".into()],
+                    rebalance_timeout_ms: 60_000,
+                    classic: Some(ClassicMemberMetadata {
+                        session_timeout_ms: 45_000,
+                        supported_protocols: vec![
+                            crate::classic::Protocol {
+                                name: "range".into(),
+                                metadata: Bytes::from_static(b"\x00\x01xyz"),
+                            },
+                            crate::classic::Protocol {
+                                name: "roundrobin".into(),
+                                metadata: Bytes::new(),
+                            },
+                        ],
+                    }),
+                    ..Default::default()
                 }),
             },
             ConsumerRecord::TargetAssignmentEpoch {

@@ -13,7 +13,8 @@
 //! groups, including their error codes.
 
 use crate::classic::{ClassicGroup, ClassicMember, ClassicState, Protocol};
-use crate::consumer::ConsumerGroup;
+use crate::consumer::{ConsumerGroup, TopicView};
+use crate::migration::MigrationPolicy;
 use crate::records::{CoordinatorRecord, GroupMetadataValue, OffsetKey, OffsetValue};
 use crate::timer::Timers;
 use bytes::Bytes;
@@ -56,6 +57,9 @@ pub struct GroupConfig {
     pub consumer_max_size: usize,
     /// `group.consumer.assignors`: the server assignors, the first being the default.
     pub consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: which online conversions of a non-empty group
+    /// between the classic and the consumer protocol are allowed.
+    pub migration_policy: crate::migration::MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -72,6 +76,7 @@ impl Default for GroupConfig {
             consumer_heartbeat_interval_ms: 5_000,
             consumer_max_size: 10_000,
             consumer_assignors: vec![crate::assignor::UNIFORM.to_string(), crate::assignor::RANGE.to_string()],
+            migration_policy: crate::migration::MigrationPolicy::Bidirectional,
         }
     }
 }
@@ -96,11 +101,11 @@ pub struct Effects {
 }
 
 impl Effects {
-    fn join(&mut self, reply: ReplyId, response: JoinGroupResponse) {
+    pub(crate) fn join(&mut self, reply: ReplyId, response: JoinGroupResponse) {
         self.replies.push((reply, Reply::Join(response)));
     }
 
-    fn join_error(&mut self, reply: ReplyId, member_id: &str, code: ErrorCode) {
+    pub(crate) fn join_error(&mut self, reply: ReplyId, member_id: &str, code: ErrorCode) {
         self.join(
             reply,
             JoinGroupResponse {
@@ -112,11 +117,11 @@ impl Effects {
         );
     }
 
-    fn sync(&mut self, reply: ReplyId, response: SyncGroupResponse) {
+    pub(crate) fn sync(&mut self, reply: ReplyId, response: SyncGroupResponse) {
         self.replies.push((reply, Reply::Sync(response)));
     }
 
-    fn sync_error(&mut self, reply: ReplyId, code: ErrorCode) {
+    pub(crate) fn sync_error(&mut self, reply: ReplyId, code: ErrorCode) {
         self.sync(
             reply,
             SyncGroupResponse {
@@ -181,6 +186,9 @@ pub(crate) enum TimerKey {
     ConsumerSession { group: String, member: String },
     /// A consumer group member's deadline to revoke partitions.
     ConsumerRebalance { group: String, member: String },
+    /// The deadline for a classic member of a consumer group to send SyncGroup after its
+    /// JoinGroup (its rebalance timeout), as Kafka's consumer group sync timeout.
+    ClassicSync { group: String, member: String },
 }
 
 /// What to do when a timer fires.
@@ -199,6 +207,11 @@ pub(crate) enum TimerAction {
     ConsumerSession,
     /// Fence the consumer group member if it is still revoking at member epoch `epoch`.
     ConsumerRebalance { epoch: i32 },
+    /// Fence the classic member of a consumer group if it still has not rejoined since it was
+    /// told to (REBALANCE_IN_PROGRESS) at member epoch `epoch`.
+    ClassicJoin { epoch: i32 },
+    /// Fence the classic member of a consumer group: it joined but did not send SyncGroup.
+    ClassicSync,
 }
 
 /// A group: its classic membership and its committed offsets.
@@ -369,18 +382,24 @@ impl Coordinator {
                 }
                 (TimerKey::Sync { .. }, _) => {}
                 (TimerKey::ConsumerSession { group, member }, _) => {
-                    self.consumer_session_expired(&group, &member, &mut fx)
+                    self.consumer_session_expired(&group, &member, now_ms, &mut fx)
                 }
                 (TimerKey::ConsumerRebalance { group, member }, TimerAction::ConsumerRebalance { epoch }) => {
-                    self.consumer_rebalance_expired(&group, &member, epoch, &mut fx)
+                    self.consumer_rebalance_expired(&group, &member, epoch, now_ms, &mut fx)
+                }
+                (TimerKey::ConsumerRebalance { group, member }, TimerAction::ClassicJoin { epoch }) => {
+                    self.classic_join_expired(&group, &member, epoch, now_ms, &mut fx)
                 }
                 (TimerKey::ConsumerRebalance { .. }, _) => {}
+                (TimerKey::ClassicSync { group, member }, _) => {
+                    self.classic_sync_expired(&group, &member, now_ms, &mut fx)
+                }
             }
         }
         fx
     }
 
-    fn schedule_heartbeat(&mut self, group: &str, member: &str, after_ms: i64, now_ms: i64) {
+    pub(crate) fn schedule_heartbeat(&mut self, group: &str, member: &str, after_ms: i64, now_ms: i64) {
         self.timers.schedule(
             TimerKey::Heartbeat {
                 group: group.to_string(),
@@ -391,7 +410,7 @@ impl Coordinator {
         );
     }
 
-    fn cancel_heartbeat(&mut self, group: &str, member: &str) {
+    pub(crate) fn cancel_heartbeat(&mut self, group: &str, member: &str) {
         self.timers.cancel(&TimerKey::Heartbeat {
             group: group.to_string(),
             member: member.to_string(),
@@ -515,6 +534,7 @@ impl Coordinator {
         version: i16,
         req: &JoinGroupRequest,
         reply: ReplyId,
+        topics: &dyn TopicView,
     ) -> Effects {
         let mut fx = Effects::default();
         if req.group_id.is_empty() {
@@ -523,9 +543,16 @@ impl Coordinator {
         }
         if let Some(c) = self.groups.get(&req.group_id).and_then(|g| g.consumer.as_ref()) {
             if !c.members.is_empty() {
-                // Classic members joining a consumer group (Kafka's online migration) are not
-                // supported: answered as Kafka does when its migration policy refuses them.
-                fx.join_error(reply, &req.member_id, ErrorCode::GroupIdNotFound);
+                if self.config.migration_policy == MigrationPolicy::Disabled {
+                    // Kafka's answer when its migration policy keeps protocols apart.
+                    fx.join_error(reply, &req.member_id, ErrorCode::GroupIdNotFound);
+                } else if req.session_timeout_ms < self.config.min_session_timeout_ms
+                    || req.session_timeout_ms > self.config.max_session_timeout_ms
+                {
+                    fx.join_error(reply, &req.member_id, ErrorCode::InvalidSessionTimeout);
+                } else {
+                    self.classic_join_to_consumer(now_ms, client, version, req, topics, reply, &mut fx);
+                }
                 return fx;
             }
             // An empty consumer group becomes a classic group; its offsets stay.
@@ -854,7 +881,7 @@ impl Coordinator {
         }
     }
 
-    fn prepare_rebalance(&mut self, group_id: &str, now_ms: i64, fx: &mut Effects) {
+    pub(crate) fn prepare_rebalance(&mut self, group_id: &str, now_ms: i64, fx: &mut Effects) {
         let g = &mut self.groups.get_mut(group_id).expect("exists").classic;
         if g.state == ClassicState::CompletingRebalance {
             // Members waiting for an assignment of a generation that will not happen: tell
@@ -987,7 +1014,7 @@ impl Coordinator {
     // ----------------------------------------------------------------------------------------
 
     /// Handles SyncGroup; the answer comes back under `reply`.
-    pub fn sync(&mut self, now_ms: i64, req: &SyncGroupRequest, reply: ReplyId) -> Effects {
+    pub fn sync(&mut self, now_ms: i64, req: &SyncGroupRequest, reply: ReplyId, topics: &dyn TopicView) -> Effects {
         let mut fx = Effects::default();
         let group_id = req.group_id.as_str();
         let member_id = req.member_id.as_str();
@@ -995,6 +1022,10 @@ impl Coordinator {
             fx.sync_error(reply, ErrorCode::UnknownMemberId);
             return fx;
         };
+        if group.consumer.is_some() {
+            self.classic_sync_to_consumer(now_ms, req, topics, reply, &mut fx);
+            return fx;
+        }
         let g = &mut group.classic;
         if let Err(code) = validate_member(g, member_id, req.group_instance_id.as_deref()) {
             fx.sync_error(reply, code);
@@ -1097,6 +1128,9 @@ impl Coordinator {
         let Some(group) = self.groups.get(group_id) else {
             return ErrorCode::UnknownMemberId;
         };
+        if group.consumer.is_some() {
+            return self.classic_heartbeat_to_consumer(now_ms, group_id, member_id, instance_id, generation_id);
+        }
         let g = &group.classic;
         if let Err(code) = validate_member(g, member_id, instance_id) {
             return code;
@@ -1126,8 +1160,12 @@ impl Coordinator {
         members: &[(String, Option<String>)],
     ) -> (Result<Vec<ErrorCode>, ErrorCode>, Effects) {
         let mut fx = Effects::default();
-        if !self.groups.contains_key(group_id) {
+        let Some(group) = self.groups.get(group_id) else {
             return (Err(ErrorCode::UnknownMemberId), fx);
+        };
+        if group.consumer.is_some() {
+            let codes = self.classic_leave_to_consumer(now_ms, group_id, members, &mut fx);
+            return (Ok(codes), fx);
         }
         let mut codes = Vec::with_capacity(members.len());
         let mut any_left = false;

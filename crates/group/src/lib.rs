@@ -12,6 +12,8 @@
 //! - [`consumer`]: KIP-848 consumer groups (ConsumerGroupHeartbeat): epochs, incremental
 //!   reconciliation; [`assignor`] computes their target assignments, [`consumer_records`]
 //!   persists them.
+//! - [`migration`]: online conversion of live groups between the two protocols, and the
+//!   classic members of consumer groups.
 //! - [`coordinator`]: the protocol rules: rebalances, static membership, offsets, admin.
 //! - [`timer`]: the deadlines the coordinator keeps (sessions, join and sync phases).
 
@@ -21,12 +23,14 @@ pub mod consumer;
 pub mod consumer_protocol;
 pub mod consumer_records;
 pub mod coordinator;
+pub mod migration;
 pub mod records;
 pub mod timer;
 
 pub use classic::{CONSUMER_PROTOCOL_TYPE, ClassicState};
 pub use consumer::TopicView;
 pub use coordinator::{Client, CommitOffset, CommitRequest, Coordinator, Effects, GroupConfig, Reply, ReplyId};
+pub use migration::MigrationPolicy;
 pub use records::{CoordinatorRecord, OffsetValue, partition_for};
 
 /// The internal topic holding group state and offsets.

@@ -9,6 +9,24 @@ use sluice_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use sluice_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use sluice_protocol::generated::{JoinGroupRequest, JoinGroupResponse, SyncGroupRequest, SyncGroupResponse};
 
+/// Classic groups never look topics up: no topics at all.
+struct NoTopics;
+
+impl sluice_group::TopicView for NoTopics {
+    fn by_name(&self, _: &str) -> Option<(sluice_protocol::Uuid, i32)> {
+        None
+    }
+    fn name_of(&self, _: &sluice_protocol::Uuid) -> Option<String> {
+        None
+    }
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn version(&self) -> i64 {
+        0
+    }
+}
+
 const SESSION_MS: i32 = 10_000;
 const REBALANCE_MS: i32 = 30_000;
 const DELAY_MS: i64 = 100;
@@ -84,7 +102,7 @@ impl Harness {
     fn join(&mut self, version: i16, req: JoinGroupRequest) -> u64 {
         self.next_reply += 1;
         let id = self.next_reply;
-        let fx = self.c.join(self.now, client(), version, &req, id);
+        let fx = self.c.join(self.now, client(), version, &req, id, &NoTopics);
         self.absorb(fx);
         id
     }
@@ -113,7 +131,7 @@ impl Harness {
                 .collect(),
             ..Default::default()
         };
-        let fx = self.c.sync(self.now, &req, id);
+        let fx = self.c.sync(self.now, &req, id, &NoTopics);
         self.absorb(fx);
         id
     }

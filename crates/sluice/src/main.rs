@@ -164,6 +164,9 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             consumer_max_size: usize::try_from(cfg.group_consumer_max_size).unwrap_or(usize::MAX),
             // The config check admits only the assignors sluice-group implements.
             consumer_assignors: cfg.group_consumer_assignors.clone(),
+            // The config check admits only Kafka's policy names.
+            migration_policy: sluice_group::MigrationPolicy::parse(&cfg.group_consumer_migration_policy)
+                .unwrap_or(sluice_group::MigrationPolicy::Bidirectional),
             ..sluice_group::GroupConfig::default()
         },
         offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,

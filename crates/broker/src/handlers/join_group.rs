@@ -6,6 +6,7 @@
 use super::{Output, ResponseFuture};
 use crate::connection::ConnectionInfo;
 use crate::context::Broker;
+use crate::groups::TopicSnapshot;
 use sluice_group::{Client, Reply};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::{JoinGroupRequest, JoinGroupResponse, RequestHeader, ResponseBody};
@@ -31,12 +32,14 @@ pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeade
     let client_id = header.client_id.clone().unwrap_or_default();
     let host = client_host(conn);
     let (reply, rx) = broker.groups.park();
+    // A classic member of a consumer group subscribes to topics the coordinator looks up.
+    let topics = TopicSnapshot::of(broker);
     let applied = broker.groups.run(|c, now| {
         let client = Client {
             client_id: &client_id,
             client_host: &host,
         };
-        ((), c.join(now, client, version, &req, reply))
+        ((), c.join(now, client, version, &req, reply, topics.as_ref()))
     });
     let broker = broker.clone();
     let member_id = req.member_id.clone();

@@ -2,6 +2,7 @@
 
 use super::{Output, ResponseFuture};
 use crate::context::Broker;
+use crate::groups::TopicSnapshot;
 use sluice_group::Reply;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::{RequestHeader, ResponseBody, SyncGroupRequest, SyncGroupResponse};
@@ -17,7 +18,11 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: SyncGroupReques
         return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(e.code()))));
     }
     let (reply, rx) = broker.groups.park();
-    let applied = broker.groups.run(|c, now| ((), c.sync(now, &req, reply)));
+    // A classic member of a consumer group gets its partitions by topic name.
+    let topics = TopicSnapshot::of(broker);
+    let applied = broker
+        .groups
+        .run(|c, now| ((), c.sync(now, &req, reply, topics.as_ref())));
     let broker = broker.clone();
     let future: ResponseFuture = Box::pin(async move {
         let groups = &broker.groups;
