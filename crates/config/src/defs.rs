@@ -68,6 +68,8 @@ pub(crate) enum Check {
     DoubleRange(f64, f64),
     /// Exactly one of these names (case-sensitive, like ConfigDef.in).
     OneOf(&'static [&'static str]),
+    /// One of these names in any case (ConfigDef.CaseInsensitiveValidString).
+    OneOfIgnoreCase(&'static [&'static str]),
     /// A non-empty comma-separated list of these names.
     ListOf(&'static [&'static str]),
 }
@@ -547,7 +549,7 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "group.consumer.migration.policy",
         String,
         Some("bidirectional"),
-        OneOf(MIGRATION_POLICIES),
+        OneOfIgnoreCase(MIGRATION_POLICIES),
         "The config that enables converting the non-empty classic group using the consumer embedded protocol to the non-empty consumer group using the consumer group protocol and vice versa; conversions of empty groups in both directions are always enabled regardless of this policy. bidirectional: both upgrade from classic group to consumer group and downgrade from consumer group to classic group are enabled, upgrade: only upgrade from classic group to consumer group is enabled, downgrade: only downgrade from consumer group to classic group is enabled, disabled: neither upgrade nor downgrade is enabled."
     ),
     k!(
@@ -724,6 +726,13 @@ pub(crate) fn check_value(key: &str, value: &str, ty: ConfigType, check: Check) 
                 Ok(())
             } else {
                 Err(bad(format!("must be one of {}", names.join(", "))))
+            }
+        }
+        OneOfIgnoreCase(names) => {
+            if names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
+                Ok(())
+            } else {
+                Err(bad(format!("must be one of {} (any case)", names.join(", "))))
             }
         }
         ListOf(names) => {

@@ -440,6 +440,11 @@ fn group_consumer_migration_policy_defaults_to_bidirectional_and_refuses_other_v
         .unwrap()
         .config;
     assert_eq!(c.group_consumer_migration_policy, "disabled");
+    // Kafka validates it with CaseInsensitiveValidString.
+    let c = load_from_str(Some("group.consumer.migration.policy=UPGRADE"), &[], &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.group_consumer_migration_policy, "UPGRADE");
     assert_names(
         &err("group.consumer.migration.policy=sideways"),
         "group.consumer.migration.policy",
