@@ -194,10 +194,8 @@ fn field_decode(m: &Model, f: &Field, within: Versions) -> String {
                     wrap_some(body)
                 }
                 cond => format!(
-                    "{{ let n = if {} {{ c::get_array_len(buf, {compact}, {min})? }} else {{ Some(c::get_array_len_required(buf, {compact}, {min}, {name:?})?) }}; match n {{ None => None, Some(n) => {{ {fill_some} }} }} }}",
+                    "{{ let n = if {} {{ c::get_array_len(buf, {compact}, {min})? }} else {{ Some(c::get_array_len_required(buf, {compact}, {min}, {name:?})?) }}; match n {{ None => None, Some(n) => {{ let mut items = c::vec_for(n); for _ in 0..n {{ items.push({elem}); }} Some(items) }} }} }}",
                     cond.expr(),
-                    fill_some =
-                        format!("let mut items = c::vec_for(n); for _ in 0..n {{ items.push({elem}); }} Some(items)")
                 ),
             }
         }

@@ -157,10 +157,10 @@ impl<'a> Model<'a> {
         // Every struct a field names must exist.
         for s in &model.structs {
             for f in &s.fields {
-                if let Some(n) = Kind::of(&f.ty).struct_name() {
-                    if !model.by_name.contains_key(n) {
-                        return Err(format!("{}: field {} names unknown struct {n}", schema.name, f.name));
-                    }
+                if let Some(n) = Kind::of(&f.ty).struct_name()
+                    && !model.by_name.contains_key(n)
+                {
+                    return Err(format!("{}: field {} names unknown struct {n}", schema.name, f.name));
                 }
             }
         }

@@ -364,8 +364,8 @@ async fn old_message_formats_and_extra_batches_are_invalid_records() {
     // A magic 1 message set: offset, size, crc, magic 1, attributes, timestamp, key, value.
     let mut message = Vec::new();
     message.extend_from_slice(&0i64.to_be_bytes());
-    let body_len = 4 + 1 + 1 + 8 + 4 + 4 + 1;
-    message.extend_from_slice(&(body_len as i32).to_be_bytes());
+    let body_len: i32 = 4 + 1 + 1 + 8 + 4 + 4 + 1;
+    message.extend_from_slice(&body_len.to_be_bytes());
     message.extend_from_slice(&0u32.to_be_bytes());
     message.push(1);
     message.push(0);

@@ -214,6 +214,13 @@ pub(crate) enum TimerAction {
     ClassicSync,
 }
 
+/// OffsetFetch's answer for one topic: each partition with its committed offset, if any.
+pub type FetchedTopic = (String, Vec<(i32, Option<OffsetValue>)>);
+/// A per-partition error code for each partition of a topic.
+pub type TopicCodes = (String, Vec<(i32, ErrorCode)>);
+/// The time an offset's retention counts from (Kafka's expiration base timestamp).
+type ExpiryBase = Box<dyn Fn(&OffsetValue) -> i64>;
+
 /// A group: its classic membership and its committed offsets.
 #[derive(Debug)]
 pub(crate) struct Group {
@@ -1297,11 +1304,7 @@ impl Coordinator {
 
     /// Handles OffsetFetch for one group: the committed offset of each requested partition
     /// (`None` if none), or of every partition with one when `topics` is `None`.
-    pub fn fetch_offsets(
-        &self,
-        group_id: &str,
-        topics: Option<&[(String, Vec<i32>)]>,
-    ) -> Vec<(String, Vec<(i32, Option<OffsetValue>)>)> {
+    pub fn fetch_offsets(&self, group_id: &str, topics: Option<&[(String, Vec<i32>)]>) -> Vec<FetchedTopic> {
         let offsets = self.groups.get(group_id).map(|g| &g.offsets);
         match topics {
             Some(topics) => topics
@@ -1324,7 +1327,7 @@ impl Coordinator {
                 })
                 .collect(),
             None => {
-                let mut out: Vec<(String, Vec<(i32, Option<OffsetValue>)>)> = Vec::new();
+                let mut out: Vec<FetchedTopic> = Vec::new();
                 for ((topic, partition), v) in offsets.into_iter().flatten() {
                     match out.last_mut() {
                         Some((t, parts)) if t == topic => parts.push((*partition, Some((**v).clone()))),
@@ -1341,7 +1344,7 @@ impl Coordinator {
         &mut self,
         group_id: &str,
         topics: &[(String, Vec<i32>)],
-    ) -> (Result<Vec<(String, Vec<(i32, ErrorCode)>)>, ErrorCode>, Effects) {
+    ) -> (Result<Vec<TopicCodes>, ErrorCode>, Effects) {
         let mut fx = Effects::default();
         let Some(group) = self.groups.get_mut(group_id) else {
             return (Err(ErrorCode::GroupIdNotFound), fx);
@@ -1402,7 +1405,7 @@ impl Coordinator {
             let group = self.groups.get_mut(&id).expect("listed");
             let g = &group.classic;
             let consumer = group.consumer.as_ref();
-            let base: Option<Box<dyn Fn(&OffsetValue) -> i64>> = match (&g.protocol_type, g.state) {
+            let base: Option<ExpiryBase> = match (&g.protocol_type, g.state) {
                 // A consumer group's offsets expire by commit time, unless still subscribed.
                 _ if consumer.is_some() => Some(Box::new(|v: &OffsetValue| v.commit_timestamp_ms)),
                 (Some(_), ClassicState::Empty) => {

@@ -150,7 +150,6 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
                 sluice_config::TimestampType::LogAppendTime => sluice_protocol::records::TimestampType::LogAppendTime,
                 sluice_config::TimestampType::CreateTime => sluice_protocol::records::TimestampType::CreateTime,
             },
-            ..sluice_storage::LogConfig::default()
         },
         groups: sluice_group::GroupConfig {
             initial_rebalance_delay_ms: i64::from(cfg.group_initial_rebalance_delay_ms),

@@ -51,6 +51,7 @@ fn start(data: &std::path::Path) -> (Broker, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("broker did not start: {line}");
 }
 

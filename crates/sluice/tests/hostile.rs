@@ -136,6 +136,7 @@ fn start_with(data: &std::path::Path, overrides: &[String]) -> (Broker, String) 
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("broker did not start: {line}");
 }
 
@@ -403,7 +404,7 @@ fn hostile_clients_leave_the_broker_up_with_bounded_memory() {
     let apis = served(&addr);
     std::thread::sleep(Duration::from_millis(300));
     let baseline_kib = broker.status_kib("VmRSS");
-    let mut rng = Rng(0x5eed_0f_5100_1ce);
+    let mut rng = Rng(0x5_eed0_f510_01ce);
 
     // Headers that promise a full-size frame, part of the body, then silence. They hold budget
     // until connections.max.idle.ms closes them; a well-behaved client is served meanwhile.

@@ -922,7 +922,7 @@ async fn groups_of_three_share_partitions_with_each_assignor_and_resume_after_a_
         c.subscribe(&[topic.as_str()]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(90);
         let mut assigned = [0usize; 3];
-        while seen.len() < 600 || assigned.iter().any(|n| *n == 0) {
+        while seen.len() < 600 || assigned.contains(&0) {
             assert!(
                 Instant::now() < deadline,
                 "{assignor}: consumed {} of 600, assignments {assigned:?}",
@@ -1269,15 +1269,12 @@ fn poll_members_across_restart<C: ConsumerContext>(
     refused: &mut BTreeSet<(i32, i64)>,
 ) {
     for m in members {
-        match m.poll(Duration::from_millis(50)) {
-            Some(Ok(msg)) => {
-                let record = (msg.partition(), msg.offset());
-                *seen.entry(record).or_default() += 1;
-                if m.commit_message(&msg, CommitMode::Sync).is_err() {
-                    refused.insert(record);
-                }
+        if let Some(Ok(msg)) = m.poll(Duration::from_millis(50)) {
+            let record = (msg.partition(), msg.offset());
+            *seen.entry(record).or_default() += 1;
+            if m.commit_message(&msg, CommitMode::Sync).is_err() {
+                refused.insert(record);
             }
-            Some(Err(_)) | None => {}
         }
     }
 }

@@ -36,6 +36,7 @@ fn start(data: &std::path::Path) -> (Child, String, BufReader<std::process::Chil
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("sluice did not report ready; last line: {line}");
 }
 

@@ -44,7 +44,10 @@ use std::sync::Arc;
 /// `None` means no response at all.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Option<ResponseBody>> + Send>>;
 
-/// What a handler's ordered part produces.
+/// What a handler's ordered part produces. Not boxed although `Respond` is much larger than
+/// the other variants: one is built per request and moved once, so a box would only add an
+/// allocation per response.
+#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// The response, ready now.
     Respond(ResponseBody),

@@ -35,7 +35,6 @@ pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
                 bad.push(OffsetDeleteResponsePartition {
                     partition_index: p.partition_index,
                     error_code: ErrorCode::UnknownTopicOrPartition.code(),
-                    ..Default::default()
                 });
             }
         }
@@ -46,7 +45,6 @@ pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
             unknown.push(OffsetDeleteResponseTopic {
                 name: t.name.clone(),
                 partitions: bad,
-                ..Default::default()
             });
         }
     }
@@ -65,10 +63,8 @@ pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
                             .map(|(p, code)| OffsetDeleteResponsePartition {
                                 partition_index: p,
                                 error_code: code.code(),
-                                ..Default::default()
                             })
                             .collect(),
-                        ..Default::default()
                     })
                     .collect();
                 topics.extend(unknown);

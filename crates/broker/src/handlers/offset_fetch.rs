@@ -16,12 +16,16 @@ pub const VERSIONS: (i16, i16) = (1, 10);
 /// One partition's answer: offset, epoch, metadata, error.
 type Fetched = (i32, i64, i32, Option<String>, ErrorCode);
 
+/// A topic asked for: name, id, partitions, and whether the broker knows it (an unknown topic
+/// id is answered with UNKNOWN_TOPIC_ID per partition).
+type AskedTopic = (String, Uuid, Vec<i32>, bool);
+
 /// Looks up one group; `topics` are (name, id, partitions) with names already resolved.
 fn fetch_group(
     broker: &Broker,
     group_id: &str,
     member: Option<(Option<&str>, i32)>,
-    topics: Option<Vec<(String, Uuid, Vec<i32>, bool)>>,
+    topics: Option<Vec<AskedTopic>>,
 ) -> Result<Vec<(String, Uuid, Vec<Fetched>)>, ErrorCode> {
     broker.groups.ensure_ready(broker).map_err(|e| e.code())?;
     let value = |v: Option<OffsetValue>| match v {

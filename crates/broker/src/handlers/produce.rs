@@ -69,7 +69,7 @@ fn rejected(index: i32, rejection: Rejection) -> PartitionProduceResponse {
 pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest) -> Output {
     let version = header.request_api_version;
     let acks = req.acks;
-    let acks_valid = matches!(acks, -1 | 0 | 1);
+    let acks_valid = matches!(acks, -1..=1);
     // acks=all waits on these: (topic slot, partition slot, handle, end offset).
     let mut durable_waits: Vec<(usize, usize, SyncHandle, i64)> = Vec::new();
     let mut appended_any = false;
