@@ -227,6 +227,28 @@ async fn read_by(
     read_once(broker, version, req, Share::new(broker, permit))
 }
 
+/// The answer at the deadline: what a share of `want` reads if the budget has room, else the
+/// offsets without records. `None` only if even that fails.
+async fn last_read(
+    broker: &Broker,
+    version: i16,
+    req: &FetchRequest,
+    want: u32,
+    deadline: tokio::time::Instant,
+) -> Option<ResponseBody> {
+    let read = match read_by(broker, version, req, want, deadline).await {
+        Ok(read) => Ok(read),
+        Err(_) => read_by(broker, version, req, 0, deadline).await,
+    };
+    read.ok().map(|(response, _)| ResponseBody::Fetch(response))
+}
+
+/// The share to ask for after a read needed `needed` bytes: never more than the whole budget
+/// (a share of all of it sends even a larger batch).
+fn want_for(broker: &Broker, needed: usize) -> u32 {
+    u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(broker))
+}
+
 pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -> Output {
     let version = header.request_api_version;
     if req.session_id != 0 || req.session_epoch > 0 {
@@ -255,7 +277,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
                 return Output::Respond(ResponseBody::Fetch(response));
             }
             Ok(_) => read_again = false,
-            Err(needed) => want = u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(broker)),
+            Err(needed) => want = want_for(broker, needed),
         }
     }
     // Otherwise wait: for appends (long poll) and for the budget, until the deadline. Nothing is
@@ -268,14 +290,7 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
                 match tokio::time::timeout_at(deadline, appended.changed()).await {
                     Ok(Ok(())) => {}
                     // Deadline reached, or the broker is shutting down: answer with what there is.
-                    _ => {
-                        let read = read_by(&broker, version, &req, want, deadline).await;
-                        let read = match read {
-                            Ok(read) => Ok(read),
-                            Err(_) => read_by(&broker, version, &req, 0, deadline).await,
-                        };
-                        return read.ok().map(|(response, _)| ResponseBody::Fetch(response));
-                    }
+                    _ => return last_read(&broker, version, &req, want, deadline).await,
                 }
             }
             read_again = false;
@@ -288,12 +303,12 @@ pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -
                 }
                 Ok(_) => {}
                 Err(needed) => {
-                    want = u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(&broker));
-                    read_again = tokio::time::Instant::now() < deadline;
-                    if !read_again {
-                        let read = read_by(&broker, version, &req, 0, deadline).await;
-                        return read.ok().map(|(response, _)| ResponseBody::Fetch(response));
+                    want = want_for(&broker, needed);
+                    if tokio::time::Instant::now() >= deadline {
+                        // Out of time and the batch did not fit: the offsets without records.
+                        return last_read(&broker, version, &req, 0, deadline).await;
                     }
+                    read_again = true;
                 }
             }
         }
