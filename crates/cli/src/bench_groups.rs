@@ -18,15 +18,15 @@ use crate::CliError;
 use crate::bench::{BenchArgs, BenchReport, ensure_topic, histogram, latency};
 use crate::commands::connect;
 use bytes::{BufMut, Bytes, BytesMut};
-use sluice_client::{Client, Connection, Error};
+use sluice_client::{Connection, Error};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use sluice_protocol::generated::leave_group_request::MemberIdentity;
 use sluice_protocol::generated::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use sluice_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use sluice_protocol::generated::{
-    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, RequestBody,
-    ResponseBody, SyncGroupRequest,
+    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, RequestBody, ResponseBody,
+    SyncGroupRequest,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,45 +41,11 @@ const HEARTBEAT_VERSION: i16 = 3;
 const LEAVE_VERSION: i16 = 3;
 /// OffsetCommit v8: the last without topic ids, served by every Kafka since 2.6.
 const COMMIT_VERSION: i16 = 8;
-/// FindCoordinator v3: one key per request, served everywhere.
-const FIND_COORDINATOR_VERSION: i16 = 3;
 
 /// Sessions long enough that no member of the bench expires while it waits for others.
 const SESSION_TIMEOUT_MS: i32 = 60_000;
 /// Rebalance timeout of the bench's members.
 const REBALANCE_TIMEOUT_MS: i32 = 60_000;
-
-/// A connection to the coordinator of `group`.
-async fn coordinator(client: &Client, group: &str) -> Result<Arc<Connection>, CliError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let any = client.any().await?;
-        let body = RequestBody::FindCoordinator(FindCoordinatorRequest {
-            key: group.into(),
-            key_type: 0,
-            ..Default::default()
-        });
-        let ResponseBody::FindCoordinator(r) = any.send_version(body, FIND_COORDINATOR_VERSION).await? else {
-            return Err(CliError("FindCoordinator answered with another response".into()));
-        };
-        match ErrorCode::from_code(r.error_code) {
-            Some(ErrorCode::None) => return Ok(client.broker(r.node_id).await?),
-            Some(ErrorCode::CoordinatorNotAvailable | ErrorCode::CoordinatorLoadInProgress)
-                if Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            _ => {
-                return Err(Error::check(r.error_code, r.error_message.as_deref(), || {
-                    format!("FindCoordinator for group '{group}'")
-                })
-                .err()
-                .unwrap_or_else(|| Error::Invalid("FindCoordinator failed".into()))
-                .into());
-            }
-        }
-    }
-}
 
 /// The consumer protocol's subscription (version 0) to `topic`.
 fn subscription(topic: &str) -> Bytes {
@@ -251,7 +217,7 @@ pub(crate) async fn bench_commit(args: &BenchArgs) -> Result<BenchReport, CliErr
     for i in 0..clients {
         let client = connect(&args.connect).await?;
         let group = format!("{}-commit-{i}", args.topic);
-        let conn = coordinator(&client, &group).await?;
+        let conn = client.coordinator(&group).await?;
         let (topic, partitions, barrier, claimed) = (
             args.topic.clone(),
             args.partitions.max(1),
@@ -386,7 +352,7 @@ pub(crate) async fn bench_rebalance(args: &BenchArgs) -> Result<BenchReport, Cli
     let group = format!("{}-rebalance-{}", args.topic, std::process::id());
     let (topic, partitions) = (args.topic.clone(), args.partitions.max(1));
     let client = connect(&args.connect).await?;
-    let address = coordinator(&client, &group).await?.address().to_owned();
+    let address = client.coordinator(&group).await?.address().to_owned();
     let member_conn = || async {
         Connection::connect(&address, "sluice-bench", Duration::from_secs(120))
             .await
@@ -443,7 +409,7 @@ pub(crate) async fn bench_groups(args: &BenchArgs) -> Result<BenchReport, CliErr
     let concurrency = args.clients.max(1);
     let client = connect(&args.connect).await?;
     ensure_topic(&client, args).await?;
-    let first = coordinator(&client, &format!("{}-groups-0", args.topic)).await?;
+    let first = client.coordinator(&format!("{}-groups-0", args.topic)).await?;
     let address = first.address().to_owned();
     let mut conns = Vec::with_capacity(concurrency.min(16));
     for _ in 0..concurrency.min(16) {

@@ -217,8 +217,8 @@ impl Client {
         Ok(Coordinator { node_id, host, port })
     }
 
-    /// A connection to `group`'s coordinator.
-    async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
+    /// A connection to `group`'s coordinator, found with [`Client::find_coordinator`].
+    pub async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
         let c = self.find_coordinator(group).await?;
         self.remember_broker(c.node_id, format!("{}:{}", c.host, c.port));
         self.broker(c.node_id).await
