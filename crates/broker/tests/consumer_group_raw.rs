@@ -4,51 +4,21 @@
 //! epoch checks, DeleteGroups), and the group coming back after a restart.
 
 use bytes::Bytes;
-use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
+use sluice_broker::Server;
 use sluice_protocol::ErrorCode;
-use sluice_protocol::frame::{decode_response, encode_request};
 use sluice_protocol::generated::consumer_group_heartbeat_request::TopicPartitions;
 use sluice_protocol::generated::create_topics_request::CreatableTopic;
 use sluice_protocol::generated::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use sluice_protocol::generated::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
 use sluice_protocol::generated::*;
-use std::net::SocketAddr;
 use std::path::Path;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn start_in(dir: &Path) -> Server {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let settings = BrokerSettings {
-        listeners: vec![ListenerSettings {
-            name: "PLAINTEXT".into(),
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            advertised_host: None,
-            advertised_port: None,
-        }],
-        offsets_topic_num_partitions: 3,
-        ..Default::default()
-    };
-    let broker = Broker::open(settings, dir).expect("broker opens");
-    Server::start(broker).await.expect("server starts")
-}
+mod common;
+use common::call;
 
-async fn call(stream: &mut TcpStream, key: i16, version: i16, body: RequestBody) -> ResponseBody {
-    let header = RequestHeader {
-        request_api_key: key,
-        request_api_version: version,
-        correlation_id: 9,
-        client_id: Some("raw-848".into()),
-        ..Default::default()
-    };
-    let frame = encode_request(&header, &body).expect("encodes");
-    stream.write_all(&frame).await.unwrap();
-    let size = stream.read_i32().await.expect("a response");
-    let mut buf = vec![0; size as usize];
-    stream.read_exact(&mut buf).await.unwrap();
-    decode_response(Bytes::from(buf), key, version)
-        .expect("response decodes")
-        .1
+async fn start_in(dir: &Path) -> Server {
+    common::start_with(dir, |s| s.offsets_topic_num_partitions = 3).await
 }
 
 async fn heartbeat(
@@ -102,7 +72,7 @@ fn count(a: &Option<consumer_group_heartbeat_response::Assignment>) -> usize {
 async fn a_consumer_group_over_both_versions_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_in(dir.path()).await;
-    let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+    let mut s = common::connect(&server).await;
     let ResponseBody::CreateTopics(created) = call(
         &mut s,
         19,
@@ -435,7 +405,7 @@ async fn a_consumer_group_over_both_versions_and_a_restart() {
 
     // After a restart the group is the same: epochs, members, assignments.
     let server = start_in(dir.path()).await;
-    let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+    let mut s = common::connect(&server).await;
     let after = describe(&mut s, 1).await;
     assert_eq!(after, before);
     // b's heartbeat at its epoch is accepted and changes nothing.
@@ -510,7 +480,7 @@ fn subscription_v0(topic: &str) -> Bytes {
 async fn a_classic_member_joins_a_consumer_group_over_the_wire_and_the_group_downgrades_when_it_is_alone() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_in(dir.path()).await;
-    let mut s = TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap();
+    let mut s = common::connect(&server).await;
     let ResponseBody::CreateTopics(created) = call(
         &mut s,
         19,

@@ -4,9 +4,9 @@
 //! something that decodes.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
+use sluice_broker::Server;
 use sluice_protocol::ErrorCode;
-use sluice_protocol::frame::{decode_response, encode_request};
+use sluice_protocol::frame::encode_request;
 use sluice_protocol::generated::create_topics_request::CreatableTopic;
 use sluice_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use sluice_protocol::generated::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
@@ -15,48 +15,18 @@ use sluice_protocol::generated::offset_fetch_request::{
 };
 use sluice_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use sluice_protocol::generated::*;
-use std::net::SocketAddr;
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+mod common;
+use common::{call, connect};
 
 async fn start_in(dir: &Path) -> Server {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let mut settings = BrokerSettings {
-        listeners: vec![ListenerSettings {
-            name: "PLAINTEXT".into(),
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            advertised_host: None,
-            advertised_port: None,
-        }],
-        offsets_topic_num_partitions: 5,
-        ..Default::default()
-    };
-    settings.groups.initial_rebalance_delay_ms = 0;
-    let broker = Broker::open(settings, dir).expect("broker opens");
-    Server::start(broker).await.expect("server starts")
-}
-
-async fn connect(server: &Server) -> TcpStream {
-    TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap()
-}
-
-async fn call(stream: &mut TcpStream, key: i16, version: i16, body: RequestBody) -> ResponseBody {
-    let header = RequestHeader {
-        request_api_key: key,
-        request_api_version: version,
-        correlation_id: 7,
-        client_id: Some("raw-group-test".into()),
-        ..Default::default()
-    };
-    let frame = encode_request(&header, &body).expect("encodes");
-    stream.write_all(&frame).await.unwrap();
-    let size = stream.read_i32().await.expect("a response");
-    let mut buf = vec![0; size as usize];
-    stream.read_exact(&mut buf).await.unwrap();
-    decode_response(Bytes::from(buf), key, version)
-        .expect("response decodes")
-        .1
+    common::start_with(dir, |s| {
+        s.offsets_topic_num_partitions = 5;
+        s.groups.initial_rebalance_delay_ms = 0;
+    })
+    .await
 }
 
 /// A consumer-protocol subscription (version 0) to `topics`.

@@ -7,7 +7,7 @@
 //! their commits go with the topic, which the next group request creates again, empty.
 
 use bytes::Bytes;
-use sluice_broker::{Broker, BrokerSettings, ListenerSettings, Server};
+use sluice_broker::{BrokerSettings, Server};
 use sluice_protocol::frame::{decode_response, encode_request};
 use sluice_protocol::generated::create_partitions_request::CreatePartitionsTopic;
 use sluice_protocol::generated::create_topics_request::CreatableTopic;
@@ -20,10 +20,12 @@ use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicPro
 use sluice_protocol::generated::*;
 use sluice_protocol::records::{BatchBuilder, NewRecord};
 use sluice_protocol::{ErrorCode, Uuid};
-use std::net::SocketAddr;
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod common;
+use common::{call, connect};
 
 const OFFSETS: &str = "__consumer_offsets";
 /// Partitions of the offsets topic here (Kafka's default is 50; fewer keep the test short).
@@ -34,42 +36,11 @@ async fn start_in(dir: &Path) -> Server {
 }
 
 async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let mut settings = BrokerSettings {
-        listeners: vec![ListenerSettings {
-            name: "PLAINTEXT".into(),
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            advertised_host: None,
-            advertised_port: None,
-        }],
-        offsets_topic_num_partitions: OFFSETS_PARTITIONS,
-        ..Default::default()
-    };
-    tweak(&mut settings);
-    let broker = Broker::open(settings, dir).expect("broker opens");
-    Server::start(broker).await.expect("server starts")
-}
-
-async fn connect(server: &Server) -> TcpStream {
-    TcpStream::connect(server.address("PLAINTEXT").unwrap()).await.unwrap()
-}
-
-async fn call(stream: &mut TcpStream, key: i16, version: i16, body: RequestBody) -> ResponseBody {
-    let header = RequestHeader {
-        request_api_key: key,
-        request_api_version: version,
-        correlation_id: 11,
-        client_id: Some("raw-internal-test".into()),
-        ..Default::default()
-    };
-    let frame = encode_request(&header, &body).expect("encodes");
-    stream.write_all(&frame).await.unwrap();
-    let size = stream.read_i32().await.expect("a response");
-    let mut buf = vec![0; size as usize];
-    stream.read_exact(&mut buf).await.unwrap();
-    decode_response(Bytes::from(buf), key, version)
-        .expect("response decodes")
-        .1
+    common::start_with(dir, |s| {
+        s.offsets_topic_num_partitions = OFFSETS_PARTITIONS;
+        tweak(s);
+    })
+    .await
 }
 
 /// One batch of two records; its content would be garbage to the coordinator.
