@@ -1,16 +1,18 @@
 //! SIGKILL in the middle of an acks=all stream, several times: every acknowledged record must be
 //! present exactly once, in order, after each restart.
 
+mod common;
+
 use bytes::Bytes;
 use sluice_protocol::frame::{decode_response, encode_request};
 use sluice_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
 use sluice_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use sluice_protocol::generated::{FetchRequest, ProduceRequest, RequestBody, RequestHeader, ResponseBody};
 use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ROUNDS: usize = 5;
 
@@ -31,28 +33,8 @@ fn start(data: &std::path::Path) -> (Broker, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sluice starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(addr) = line
-            .contains("sluice is ready")
-            .then(|| line.split("addr=").nth(1))
-            .flatten()
-        {
-            let addr = addr.trim().to_owned();
-            // Keep draining stderr so the broker never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (Broker(child), addr);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("broker did not start: {line}");
+    let addr = common::ready_address(&mut child, Duration::from_secs(30));
+    (Broker(child), addr)
 }
 
 fn call(s: &mut TcpStream, key: i16, version: i16, body: RequestBody) -> std::io::Result<ResponseBody> {

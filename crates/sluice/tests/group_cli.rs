@@ -6,11 +6,13 @@
 //! through librdkafka's own OffsetFetch. Each test starts its own broker on an ephemeral
 //! loopback port.
 
+mod common;
+
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -48,28 +50,8 @@ impl Broker {
             .stderr(Stdio::piped())
             .spawn()
             .expect("sluice starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            if let Some(addr) = line
-                .contains("sluice is ready")
-                .then(|| line.split("addr=").nth(1))
-                .flatten()
-            {
-                let addr = addr.trim().to_owned();
-                // Keep draining stderr so the broker never blocks on a full pipe.
-                std::thread::spawn(move || for _ in stderr.lines() {});
-                return Broker { child, addr };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("sluice did not report ready; last line: {line}");
+        let addr = common::ready_address(&mut child, Duration::from_secs(30));
+        Broker { child, addr }
     }
 }
 

@@ -5,6 +5,8 @@
 //! Also the memory targets: at most 30 MiB resident at idle, 200 MiB with 1,000
 //! partitions holding data.
 
+mod common;
+
 use bytes::Bytes;
 use sluice_protocol::frame::{decode_response, encode_request};
 use sluice_protocol::generated::create_topics_request::CreatableTopic;
@@ -16,7 +18,7 @@ use sluice_protocol::generated::{
     ResponseBody,
 };
 use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,28 +118,8 @@ fn start_with(data: &std::path::Path, overrides: &[String]) -> (Broker, String) 
         .stderr(Stdio::piped())
         .spawn()
         .expect("sluice starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(addr) = line
-            .contains("sluice is ready")
-            .then(|| line.split("addr=").nth(1))
-            .flatten()
-        {
-            let addr = addr.trim().to_owned();
-            // Every refused frame logs a line: keep draining so the broker never blocks on a pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (Broker(child), addr);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("broker did not start: {line}");
+    let addr = common::ready_address(&mut child, Duration::from_secs(30));
+    (Broker(child), addr)
 }
 
 /// SplitMix64: a deterministic generator, so a failure reproduces.

@@ -1,7 +1,9 @@
 //! The `sluice serve` binary: starts with defaults plus overrides, keeps its identity in
 //! meta.properties, answers real protocol, stops cleanly on SIGTERM, and refuses bad config.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,25 +21,8 @@ fn start(data: &std::path::Path) -> (Child, String, BufReader<std::process::Chil
         .stderr(Stdio::piped())
         .spawn()
         .expect("sluice starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut line = String::new();
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(addr) = line
-            .contains("sluice is ready")
-            .then(|| line.split("addr=").nth(1))
-            .flatten()
-        {
-            return (child, addr.trim().to_owned(), stderr);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("sluice did not report ready; last line: {line}");
+    let (addr, stderr) = common::until_ready(&mut child, Duration::from_secs(20));
+    (child, addr, stderr)
 }
 
 /// Sends ApiVersions v0 and returns the error code of the answer.
