@@ -18,6 +18,7 @@ what kafkajs wrote, since kafkajs cannot consume without consumer groups.
 Idempotence: librdkafka's default is enable.idempotence=false, and it is set explicitly here;
 the idempotent producer is tested once Sluice serves InitProducerId."""
 import sys
+import threading
 import time
 
 from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME,
@@ -298,11 +299,96 @@ def group_checks():
         chk.fail("delete_consumer_groups", "%s: %s" % (type(e).__name__, e))
 
 
+def produce_continuously(topic, partitions, stop, produced):
+    """Writes keyed records round-robin over the partitions, one every 10 ms, until `stop` is
+    set, appending each key to `produced`."""
+    p = Producer({**base, "linger.ms": 5})
+    i = 0
+    while not stop.is_set():
+        p.produce(topic, key=b"%d" % i, value=b"v%d" % i, partition=i % partitions)
+        produced.append(b"%d" % i)
+        i += 1
+        p.poll(0)
+        time.sleep(0.01)
+    p.flush(15)
+
+
+def wait_for(cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class GroupMember:
+    """A subscribed member of `group` on its own thread, with `group.protocol` = `protocol`: it
+    commits every 20 records and, on revocation, what it read of the partitions going away (so
+    their new owner resumes there). It keeps what it got as (receive time, key), its current
+    partitions and each revocation as (time, partitions). Commit errors count as failures except
+    the codes in `tolerated` (a commit a classic rebalance overtakes is refused, as on Kafka)."""
+
+    def __init__(self, name, group, topic, protocol, tolerated=()):
+        self.name, self.group, self.topic, self.protocol, self.tolerated = name, group, topic, protocol, tolerated
+        self.got = []
+        self.assigned = set()
+        self.errors = []
+        self.commits = 0
+        self.commit_errors = []
+        self.revoked = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        def on_assign(c, tps):
+            # A classic (eager) assignment is the whole new set; a KIP-848 one adds partitions.
+            parts = {tp.partition for tp in tps}
+            self.assigned = parts if self.protocol == "classic" else self.assigned | parts
+
+        def on_revoke(c, tps):
+            try:
+                c.commit(asynchronous=False)
+                self.commits += 1
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError._NO_OFFSET:
+                    self.commit_errors.append(str(e))
+            self.assigned -= {tp.partition for tp in tps}
+            self.revoked.append((time.time(), {tp.partition for tp in tps}))
+
+        conf = {**base, "group.id": self.group, "group.protocol": self.protocol, "auto.offset.reset": "earliest",
+                "enable.auto.commit": False, "client.id": self.name}
+        if self.protocol == "classic":
+            conf.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
+        c = Consumer(conf)
+        try:
+            c.subscribe([self.topic], on_assign=on_assign, on_revoke=on_revoke)
+            since_commit = 0
+            while not self.stop.is_set():
+                m = c.poll(0.1)
+                if m is None:
+                    continue
+                if m.error():
+                    self.errors.append(str(m.error()))
+                    continue
+                self.got.append((time.time(), m.key()))
+                since_commit += 1
+                if since_commit >= 20:
+                    try:
+                        c.commit(asynchronous=False)
+                        self.commits += 1
+                    except KafkaException as e:
+                        if e.args[0].code() not in self.tolerated:
+                            self.commit_errors.append(str(e))
+                    since_commit = 0
+        finally:
+            c.close()
+
+
 def consumer_protocol_checks():
     """KIP-848 (group.protocol=consumer): a group scales 1 -> 3 -> 2 members while a producer keeps
     writing; every record is consumed, commits work, the uniform assignor balances the partitions,
     and members that keep partitions keep receiving records while others join (no stop-the-world)."""
-    import threading
     from confluent_kafka import ConsumerGroupTopicPartitions
     topic = "compat-ck-848-%d" % common.now_ms()
     group = topic + "-g"
@@ -311,79 +397,10 @@ def consumer_protocol_checks():
     stop_producing = threading.Event()
     produced = []
 
-    def produce():
-        p = Producer({**base, "linger.ms": 5})
-        i = 0
-        while not stop_producing.is_set():
-            p.produce(topic, key=b"%d" % i, value=b"v%d" % i, partition=i % partitions)
-            produced.append(b"%d" % i)
-            i += 1
-            p.poll(0)
-            time.sleep(0.01)
-        p.flush(15)
-
-    class Member:
-        def __init__(self, name):
-            self.name = name
-            self.got = []          # (receive time, key)
-            self.assigned = set()
-            self.errors = []
-            self.commits = 0
-            self.commit_errors = []
-            self.revoked = []      # (time, partitions) of each revocation
-            self.stop = threading.Event()
-            self.thread = threading.Thread(target=self.run, daemon=True)
-
-        def run(self):
-            def on_assign(c, tps):
-                self.assigned |= {tp.partition for tp in tps}
-
-            def on_revoke(c, tps):
-                try:
-                    # Commit what was read of the partitions going away, so their new owner resumes there.
-                    c.commit(asynchronous=False)
-                    self.commits += 1
-                except KafkaException as e:
-                    if e.args[0].code() != KafkaError._NO_OFFSET:
-                        self.commit_errors.append(str(e))
-                self.assigned -= {tp.partition for tp in tps}
-                self.revoked.append((time.time(), {tp.partition for tp in tps}))
-
-            c = Consumer({**base, "group.id": group, "group.protocol": "consumer", "auto.offset.reset": "earliest",
-                          "enable.auto.commit": False, "client.id": self.name})
-            try:
-                c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
-                since_commit = 0
-                while not self.stop.is_set():
-                    m = c.poll(0.1)
-                    if m is None:
-                        continue
-                    if m.error():
-                        self.errors.append(str(m.error()))
-                        continue
-                    self.got.append((time.time(), m.key()))
-                    since_commit += 1
-                    if since_commit >= 20:
-                        try:
-                            c.commit(asynchronous=False)
-                            self.commits += 1
-                        except KafkaException as e:
-                            self.commit_errors.append(str(e))
-                        since_commit = 0
-            finally:
-                c.close()
-
-    def wait_for(cond, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if cond():
-                return True
-            time.sleep(0.1)
-        return False
-
-    producer = threading.Thread(target=produce, daemon=True)
+    producer = threading.Thread(target=produce_continuously, args=(topic, partitions, stop_producing, produced),
+                                daemon=True)
     producer.start()
-    a, b, c3 = Member("m-a"), Member("m-b"), Member("m-c")
+    a, b, c3 = (GroupMember(name, group, topic, "consumer") for name in ("m-a", "m-b", "m-c"))
     a.thread.start()
     chk.check("848: the first member gets every partition",
               wait_for(lambda: len(a.assigned) == partitions and len(a.got) > 20, 30), repr(sorted(a.assigned)))
@@ -459,7 +476,6 @@ def migration_checks():
     the coordinator through JoinGroup/SyncGroup, told to rejoin by Heartbeat); every partition ends
     with one owner, commits work; the consumer member leaves and the group is classic again, the
     classic members taking all partitions back. Every record is consumed."""
-    import threading
     from confluent_kafka import ConsumerGroupTopicPartitions
     topic = "compat-ck-migrate-%d" % common.now_ms()
     group = topic + "-g"
@@ -467,81 +483,6 @@ def migration_checks():
     admin_create(topic, partitions)
     stop_producing = threading.Event()
     produced = []
-
-    def produce():
-        p = Producer({**base, "linger.ms": 5})
-        i = 0
-        while not stop_producing.is_set():
-            p.produce(topic, key=b"%d" % i, value=b"v%d" % i, partition=i % partitions)
-            produced.append(b"%d" % i)
-            i += 1
-            p.poll(0)
-            time.sleep(0.01)
-        p.flush(15)
-
-    class Member:
-        def __init__(self, name, protocol):
-            self.name = name
-            self.protocol = protocol
-            self.got = []
-            self.assigned = set()
-            self.errors = []
-            self.commits = 0
-            self.commit_errors = []
-            self.stop = threading.Event()
-            self.thread = threading.Thread(target=self.run, daemon=True)
-
-        def run(self):
-            def on_assign(c, tps):
-                self.assigned = {tp.partition for tp in tps} if self.protocol == "classic" else \
-                    self.assigned | {tp.partition for tp in tps}
-
-            def on_revoke(c, tps):
-                try:
-                    c.commit(asynchronous=False)
-                    self.commits += 1
-                except KafkaException as e:
-                    if e.args[0].code() != KafkaError._NO_OFFSET:
-                        self.commit_errors.append(str(e))
-                self.assigned -= {tp.partition for tp in tps}
-
-            conf = {**base, "group.id": group, "group.protocol": self.protocol, "auto.offset.reset": "earliest",
-                    "enable.auto.commit": False, "client.id": self.name}
-            if self.protocol == "classic":
-                conf.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
-            c = Consumer(conf)
-            try:
-                c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
-                since_commit = 0
-                while not self.stop.is_set():
-                    m = c.poll(0.1)
-                    if m is None:
-                        continue
-                    if m.error():
-                        self.errors.append(str(m.error()))
-                        continue
-                    self.got.append(m.key())
-                    since_commit += 1
-                    if since_commit >= 20:
-                        try:
-                            c.commit(asynchronous=False)
-                            self.commits += 1
-                        except KafkaException as e:
-                            # A commit racing a rebalance is refused as on Kafka; the client rejoins.
-                            if e.args[0].code() not in (KafkaError.REBALANCE_IN_PROGRESS,
-                                                        KafkaError.ILLEGAL_GENERATION):
-                                self.commit_errors.append(str(e))
-                        since_commit = 0
-            finally:
-                c.close()
-
-    def wait_for(cond, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if cond():
-                return True
-            time.sleep(0.1)
-        return False
 
     def exclusive(members):
         owned = [p for m in members for p in m.assigned]
@@ -553,9 +494,14 @@ def migration_checks():
         return str(getattr(mine[0], "type", "?")).upper() if mine else "missing"
 
     admin = AdminClient(base)
-    producer = threading.Thread(target=produce, daemon=True)
+    producer = threading.Thread(target=produce_continuously, args=(topic, partitions, stop_producing, produced),
+                                daemon=True)
     producer.start()
-    a, b, c3 = Member("mig-a", "classic"), Member("mig-b", "classic"), Member("mig-c", "consumer")
+    # A commit racing a classic rebalance is refused as on Kafka; the client rejoins.
+    tolerated = (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION)
+    a, b, c3 = (GroupMember("mig-a", group, topic, "classic", tolerated),
+                GroupMember("mig-b", group, topic, "classic", tolerated),
+                GroupMember("mig-c", group, topic, "consumer", tolerated))
     a.thread.start()
     b.thread.start()
     chk.check("migrate: two classic members split the partitions",
@@ -595,7 +541,7 @@ def migration_checks():
     producer.join(30)
     want = set(produced)
     members = (a, b, c3)
-    consumed = lambda: {k for m in members for k in m.got}
+    consumed = lambda: {k for m in members for _, k in m.got}
     chk.check("migrate: every produced record is consumed", wait_for(lambda: consumed() >= want, 30),
               "%d of %d missing" % (len(want - consumed()), len(want)))
     for m in (a, b):
