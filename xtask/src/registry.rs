@@ -116,6 +116,17 @@ pub fn emit_mod(schemas: &[Schema]) -> Result<String, String> {
             let _ = writeln!(out, "Self::{}(_) => {},", api_name(s), s.api_key.unwrap_or(-1));
         }
         out.push_str("}\n}\n}\n\n");
+        // `From` for each body, so a handler can hand back its typed response (or request, in
+        // tests) without naming the variant.
+        for s in &list {
+            let _ = writeln!(
+                out,
+                "impl From<{}> for {kind}Body {{\nfn from(m: {}) -> Self {{\nSelf::{}(m)\n}}\n}}\n",
+                s.name,
+                s.name,
+                api_name(s)
+            );
+        }
     }
 
     for req in &requests {

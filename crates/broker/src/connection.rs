@@ -1,9 +1,10 @@
 //! One client connection: frames in, responses out, in order.
 //!
 //! The reader takes one frame at a time: it reads the 4-byte length, refuses a frame longer than
-//! `socket.request.max.bytes`, then waits for that many bytes of the broker-wide
-//! `queued.max.request.bytes` budget *before* allocating the frame, so memory held by requests is
-//! bounded however many clients announce huge frames. The handler's ordered part runs before the
+//! `socket.request.max.bytes`, then reads the frame, taking the broker-wide
+//! `queued.max.request.bytes` budget for each chunk as it arrives (never for bytes announced but
+//! not sent), so memory held by requests is bounded however many clients announce huge frames
+//! and stall. The handler's ordered part runs before the
 //! next frame is read, so requests that change state (appends) take effect in arrival order; what
 //! a handler may wait on afterwards (an fsync, a long poll) is a future the writer awaits in
 //! request order, so responses go back in the order the requests came, as Kafka requires.
@@ -21,6 +22,7 @@
 
 use crate::context::Broker;
 use crate::handlers::{self, Output};
+use crate::session::{RequestContext, Session};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::{FuturesOrdered, StreamExt};
 use sluice_protocol::frame::{
@@ -29,35 +31,12 @@ use sluice_protocol::frame::{
 use sluice_protocol::generated::{RequestBody, ResponseBody};
 use sluice_protocol::registry::API_KEY_API_VERSIONS;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::{debug, warn};
-
-/// The listener a connection came in on, as clients must be told to reach it.
-#[derive(Debug, Clone)]
-pub struct ListenerInfo {
-    /// The listener name, e.g. `EXTERNAL`.
-    pub name: String,
-    /// Host to advertise in Metadata for this listener.
-    pub advertised_host: String,
-    /// Port to advertise.
-    pub advertised_port: u16,
-}
-
-/// What a connection knows about itself, handed to every handler.
-#[derive(Debug, Clone)]
-pub struct ConnectionInfo {
-    /// The listener it arrived on: Metadata answers with that listener's addresses.
-    pub listener: Arc<ListenerInfo>,
-    /// The client's address, for logs and per-IP limits.
-    pub peer: SocketAddr,
-}
 
 /// How much of an undecodable frame is logged (at debug level) to diagnose it.
 const FRAME_DUMP_BYTES_MAX: usize = 512;
@@ -112,11 +91,20 @@ pub enum ConnectionError {
     Encode(String),
 }
 
+/// The first read of a frame asks for at most this many bytes: a client that announces a large
+/// frame and sends nothing costs the broker this much, not the frame's size.
+const FRAME_READ_FIRST_BYTES: usize = 4 << 10;
+
 /// Serves one connection until the client closes it, it breaks a rule, or the broker shuts down.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo, mut shutdown: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
-    let peer = info.peer;
-    let (mut reader, writer) = stream.into_split();
+/// The stream is anything that reads and writes bytes (TCP, or TLS over TCP): security below the
+/// Kafka protocol is a layer the caller puts under it.
+pub async fn serve<S>(broker: Arc<Broker>, stream: S, session: Session, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let peer = session.peer;
+    let session = Arc::new(session);
+    let (mut reader, writer) = tokio::io::split(stream);
     let in_flight_max = broker.settings.connection_in_flight_requests_max.max(1);
     let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
     let idle = Duration::from_millis(broker.settings.connections_max_idle_ms);
@@ -132,39 +120,17 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
                 },
                 _ = shutdown.changed() => return Ok(()),
             };
-            let max_bytes = broker.settings.socket_request_max_bytes;
-            if size <= 0 {
-                return Err(ConnectionError::InvalidFrameLength(size));
-            }
-            let size = size as usize;
-            if size > max_bytes || size > broker.settings.queued_max_request_bytes {
-                return Err(ConnectionError::FrameTooLarge {
-                    size: size as i64,
-                    max_bytes,
-                });
-            }
-            // Reserve the bytes before allocating them; this waits while the broker is full.
-            let permit = tokio::select! {
-                p = broker.request_bytes_budget.clone().acquire_many_owned(size as u32) => {
-                    p.map_err(|_| ConnectionError::Malformed("broker shutting down".into()))?
-                }
+            let size = check_frame_size(&broker, size)?;
+            let deadline = frame_deadline(size).min(idle);
+            let read = tokio::select! {
+                r = tokio::time::timeout(deadline, read_frame(&broker, &mut reader, size)) => r,
                 _ = shutdown.changed() => return Ok(()),
             };
-            let mut buf = BytesMut::zeroed(size);
-            let deadline = frame_deadline(size).min(idle);
-            match tokio::time::timeout(deadline, reader.read_exact(&mut buf)).await {
-                Err(_) => {
-                    return Err(ConnectionError::FrameTimeout {
-                        size,
-                        ms: deadline.as_millis() as u64,
-                    });
-                }
-                Ok(r) => {
-                    r?;
-                }
-            }
-            let frame = buf.freeze();
-            let pending = handle_frame(&broker, &info, frame)?;
+            let (frame, permit) = read.map_err(|_| ConnectionError::FrameTimeout {
+                size,
+                ms: deadline.as_millis() as u64,
+            })??;
+            let pending = handle_frame(&broker, &session, frame)?;
             if let Some(pending) = pending {
                 // The permit lives until the response is produced: the request's bytes may be
                 // referenced until then.
@@ -182,7 +148,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
     .await;
     match &result {
         Ok(()) => debug!(%peer, "connection closed"),
-        Err(e) => warn!(%peer, error = %e, "closing connection"),
+        Err(e) => warn!(%peer, listener = %session.listener.name, error = %e, "closing connection"),
     }
     drop(tx);
     // Let responses already in progress go out, then close. When the broker is stopping, those
@@ -199,10 +165,63 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, info: ConnectionInfo,
     }
 }
 
+/// Checks an announced frame length against `socket.request.max.bytes` and the whole request
+/// budget (a frame larger than the budget could never be read).
+fn check_frame_size(broker: &Broker, size: i32) -> Result<usize, ConnectionError> {
+    let max_bytes = broker.settings.socket_request_max_bytes;
+    if size <= 0 {
+        return Err(ConnectionError::InvalidFrameLength(size));
+    }
+    let size = size as usize;
+    if size > max_bytes || size > broker.settings.queued_max_request_bytes {
+        return Err(ConnectionError::FrameTooLarge {
+            size: size as i64,
+            max_bytes,
+        });
+    }
+    Ok(size)
+}
+
+/// Reads a frame of `size` bytes, taking its share of `queued.max.request.bytes` as the bytes
+/// arrive rather than when the length is announced: a client that announces 100 MiB and stalls
+/// holds only what it sent, so it cannot starve the others. The buffer grows with what arrived
+/// (at most about twice that, plus [`FRAME_READ_FIRST_BYTES`]), for the same reason. A read
+/// that finds the budget taken waits for it, which stops this connection reading until others
+/// finish.
+async fn read_frame<R: AsyncRead + Unpin>(
+    broker: &Broker,
+    reader: &mut R,
+    size: usize,
+) -> Result<(Bytes, OwnedSemaphorePermit), ConnectionError> {
+    let budget = &broker.request_bytes_budget;
+    let mut buf = BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while buf.len() < size {
+        let want = (size - buf.len()).min(buf.len().max(FRAME_READ_FIRST_BYTES));
+        buf.reserve(want);
+        let n = (&mut *reader).take(want as u64).read_buf(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let permit = budget
+            .clone()
+            .acquire_many_owned(n as u32)
+            .await
+            .map_err(|_| ConnectionError::Malformed("broker shutting down".into()))?;
+        match held.as_mut() {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+    }
+    let permit = held.expect("a frame has at least one byte");
+    debug_assert_eq!(permit.num_permits(), size);
+    Ok((buf.freeze(), permit))
+}
+
 /// Decodes one frame and runs its handler's ordered part; returns the response still to come.
 fn handle_frame(
     broker: &Arc<Broker>,
-    info: &ConnectionInfo,
+    session: &Arc<Session>,
     frame: Bytes,
 ) -> Result<Option<PendingResponse>, ConnectionError> {
     let mut rest = frame.clone();
@@ -244,7 +263,12 @@ fn handle_frame(
         debug!(api = api.name, version, trailing = rest.len(), frame = ?&frame[..frame.len().min(FRAME_DUMP_BYTES_MAX)], "ignoring bytes after the request body");
     }
     let correlation_id = header.correlation_id;
-    let output = handlers::dispatch(broker, info, &header, body);
+    let ctx = RequestContext {
+        broker,
+        session,
+        header: &header,
+    };
+    let output = handlers::dispatch(&ctx, body);
     let encode = move |body: ResponseBody| encode(correlation_id, &body, version);
     Ok(match output {
         Output::NoResponse => None,
@@ -269,8 +293,8 @@ fn handle_frame(
 /// A client that takes nothing off its socket for `idle` is disconnected, as Kafka closes a
 /// connection without activity: the responses it holds (and their share of the response budget)
 /// must not be held forever.
-async fn write_responses(
-    mut writer: OwnedWriteHalf,
+async fn write_responses<W: AsyncWrite>(
+    mut writer: WriteHalf<W>,
     mut rx: mpsc::Receiver<PendingResponse>,
     in_flight_max: usize,
     idle: Duration,
@@ -301,7 +325,11 @@ async fn write_responses(
 /// Writes a frame's parts in order with vectored writes, so records go from the buffer they were
 /// read into straight to the socket. Each part is dropped (and its share of the response budget
 /// given back) as soon as the socket has taken it. Fails when no byte is taken for `idle`.
-async fn write_frame(writer: &mut OwnedWriteHalf, frame: GatheredFrame, idle: Duration) -> std::io::Result<()> {
+async fn write_frame<W: AsyncWrite>(
+    writer: &mut WriteHalf<W>,
+    frame: GatheredFrame,
+    idle: Duration,
+) -> std::io::Result<()> {
     let mut parts: std::collections::VecDeque<Bytes> = frame.parts.into_iter().filter(|p| !p.is_empty()).collect();
     while !parts.is_empty() {
         let slices: Vec<std::io::IoSlice<'_>> = parts

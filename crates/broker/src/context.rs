@@ -2,7 +2,7 @@
 
 use crate::groups::Groups;
 use crate::logs::Logs;
-use sluice_config::{BrokerConfig, DynamicBrokerConfigs};
+use sluice_config::{BrokerConfig, DynamicBrokerConfigs, SecurityProtocol};
 use sluice_metadata::{ConfigResource, MetadataError, MetadataStore, TopicImage};
 use sluice_protocol::Uuid;
 use sluice_storage::LogConfig;
@@ -24,6 +24,8 @@ pub struct ListenerSettings {
     pub advertised_host: Option<String>,
     /// Port clients are told; `None` means the bound port.
     pub advertised_port: Option<u16>,
+    /// How connections on it are secured (`listener.security.protocol.map`).
+    pub security_protocol: SecurityProtocol,
 }
 
 /// The settings the connection layer and handlers need, with Kafka's meaning.
@@ -88,6 +90,7 @@ impl Default for BrokerSettings {
                 bind: SocketAddr::from(([127, 0, 0, 1], 9092)),
                 advertised_host: None,
                 advertised_port: None,
+                security_protocol: SecurityProtocol::Plaintext,
             }],
             socket_request_max_bytes: 100 * 1024 * 1024,
             queued_max_request_bytes: 512 * 1024 * 1024,

@@ -5,6 +5,8 @@
 //! - [`connection`]: reads length-prefixed frames within the frame-size limit and the
 //!   broker-wide bytes-in-flight budget, hands each request to its handler in arrival order, and
 //!   writes responses back in request order.
+//! - [`session`]: who is calling (one `Session` per connection) and the one `RequestContext`
+//!   every handler receives.
 //! - [`handlers`]: one module per API and the registry of what the broker serves, which also
 //!   answers ApiVersions.
 
@@ -17,8 +19,10 @@ pub mod logs;
 pub mod maintenance;
 pub mod producers;
 pub mod server;
+pub mod session;
 pub mod topics;
 pub mod validate;
 
 pub use context::{Broker, BrokerSettings, ListenerSettings};
 pub use server::Server;
+pub use sluice_config::SecurityProtocol;

@@ -1,7 +1,8 @@
 //! Listeners, connection limits and shutdown.
 
-use crate::connection::{self, ConnectionInfo, ListenerInfo};
+use crate::connection;
 use crate::context::Broker;
+use crate::session::{ListenerInfo, Session};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,7 @@ impl Server {
             bound.push((l.name.clone(), addr));
             let advertised = Arc::new(ListenerInfo {
                 name: l.name.clone(),
+                security_protocol: l.security_protocol,
                 advertised_host: l.advertised_host.clone().unwrap_or_else(|| addr.ip().to_string()),
                 advertised_port: l.advertised_port.unwrap_or(addr.port()),
             });
@@ -103,13 +105,11 @@ impl Server {
                         warn!(%peer, "max.connections.per.ip reached; refusing connection");
                         continue;
                     }
-                    let info = ConnectionInfo {
-                        listener: advertised.clone(),
-                        peer,
-                    };
+                    let _ = stream.set_nodelay(true);
+                    let session = Session::new(advertised.clone(), peer);
                     let (broker, per_ip, stop) = (broker.clone(), per_ip.clone(), stop.clone());
                     open.spawn(async move {
-                        connection::serve(broker, stream, info, stop).await;
+                        connection::serve(broker, stream, session, stop).await;
                         per_ip.remove(peer.ip());
                         drop(slot);
                     });

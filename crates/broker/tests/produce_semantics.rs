@@ -27,6 +27,7 @@ async fn start_in(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> (Serve
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             advertised_host: None,
             advertised_port: None,
+            security_protocol: sluice_broker::SecurityProtocol::Plaintext,
         }],
         ..Default::default()
     };

@@ -23,12 +23,14 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 advertised_host: Some("broker.internal".into()),
                 advertised_port: Some(19092),
+                security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             },
             ListenerSettings {
                 name: "EXTERNAL".into(),
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 advertised_host: None,
                 advertised_port: None,
+                security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             },
         ],
         ..Default::default()
@@ -523,6 +525,7 @@ mod topics {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 advertised_host: None,
                 advertised_port: None,
+                security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             }],
             ..Default::default()
         };
@@ -615,6 +618,7 @@ mod idempotence {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 advertised_host: None,
                 advertised_port: None,
+                security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             }],
             ..Default::default()
         };

@@ -23,6 +23,7 @@ async fn start(dir: &std::path::Path) -> (Server, String) {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             advertised_host: None,
             advertised_port: None,
+            security_protocol: sluice_broker::SecurityProtocol::Plaintext,
         }],
         offsets_topic_num_partitions: 3,
         ..Default::default()

@@ -19,6 +19,7 @@ async fn start() -> (Server, String) {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             advertised_host: None,
             advertised_port: None,
+            security_protocol: sluice_broker::SecurityProtocol::Plaintext,
         }],
         ..Default::default()
     };

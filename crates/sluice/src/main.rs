@@ -113,6 +113,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
             bind: bind_address(&l.host, l.port)?,
             advertised_host: advertised.map(|a| a.host.clone()).filter(|h| !h.is_empty()),
             advertised_port: advertised.map(|a| a.port).filter(|p| *p != 0),
+            security_protocol: l.security_protocol,
         });
     }
     let settings = BrokerSettings {

@@ -1,6 +1,8 @@
 //! ApiVersions (key 18): which APIs and versions this broker serves.
 
+use super::Output;
 use super::SERVED;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::api_versions_response::ApiVersion;
 use sluice_protocol::generated::{ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseBody};
@@ -30,8 +32,11 @@ fn valid_software_field(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
+pub fn handle(ctx: &RequestContext<'_>, req: ApiVersionsRequest) -> Output {
+    Output::respond(answer(ctx.header, &req))
+}
 
-pub fn handle(header: &RequestHeader, req: &ApiVersionsRequest) -> ApiVersionsResponse {
+fn answer(header: &RequestHeader, req: &ApiVersionsRequest) -> ApiVersionsResponse {
     if header.request_api_version >= 3
         && !(valid_software_field(&req.client_software_name) && valid_software_field(&req.client_software_version))
     {

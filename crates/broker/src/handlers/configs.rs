@@ -14,7 +14,9 @@
 //! DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG. Changing logger levels at runtime
 //! (BROKER_LOGGER) is not supported and refused.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_config::{ConfigEntry, describe_broker_dynamic, describe_topic_dynamic, validate_topic_overrides};
 use sluice_metadata::{ConfigResource, MetadataRecord};
 use sluice_protocol::ErrorCode;
@@ -84,7 +86,12 @@ fn topic_overrides(broker: &Broker, name: &str) -> Result<BTreeMap<String, Strin
     Ok(image.topic_configs(name).cloned().unwrap_or_default())
 }
 
-pub fn describe(broker: &Broker, header: &RequestHeader, req: &DescribeConfigsRequest) -> DescribeConfigsResponse {
+/// DescribeConfigs: the handler.
+pub fn handle_describe(ctx: &RequestContext<'_>, req: DescribeConfigsRequest) -> Output {
+    Output::respond(describe_answer(ctx.broker, ctx.header, &req))
+}
+
+fn describe_answer(broker: &Broker, header: &RequestHeader, req: &DescribeConfigsRequest) -> DescribeConfigsResponse {
     let version = header.request_api_version;
     let results = req
         .resources
@@ -319,7 +326,12 @@ fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
     }
 }
 
-pub fn alter(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse {
+/// AlterConfigs: the handler.
+pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterConfigsRequest) -> Output {
+    Output::respond(alter_answer(ctx.broker, &req))
+}
+
+fn alter_answer(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse {
     let responses = req
         .resources
         .iter()
@@ -385,7 +397,12 @@ fn edit_list(current: &str, items: &str, append: bool) -> String {
     list.join(",")
 }
 
-pub fn incremental_alter(broker: &Broker, req: &IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+/// IncrementalAlterConfigs: the handler.
+pub fn handle_incremental_alter(ctx: &RequestContext<'_>, req: IncrementalAlterConfigsRequest) -> Output {
+    Output::respond(incremental_alter_answer(ctx.broker, &req))
+}
+
+fn incremental_alter_answer(broker: &Broker, req: &IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
     let responses = req
         .resources
         .iter()

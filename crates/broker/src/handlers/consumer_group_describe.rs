@@ -1,16 +1,21 @@
 //! ConsumerGroupDescribe (key 69): a consumer group's epochs, members, assignments and
 //! target assignments. Groups that are unknown or classic answer GROUP_ID_NOT_FOUND.
 
+use super::Output;
 use crate::context::Broker;
 use crate::groups::TopicSnapshot;
+use crate::session::RequestContext;
 use sluice_protocol::generated::consumer_group_describe_response::DescribedGroup;
 use sluice_protocol::generated::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 
 pub const API_KEY: i16 = 69;
 /// Versions served: all (v1 adds each member's MemberType).
 pub const VERSIONS: (i16, i16) = (0, 1);
+pub fn handle(ctx: &RequestContext<'_>, req: ConsumerGroupDescribeRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
+fn answer(broker: &Broker, req: &ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return ConsumerGroupDescribeResponse {
             groups: req

@@ -6,27 +6,21 @@
 //! The response waits until the records the heartbeat wrote are durable, so an assignment a
 //! member acts on survives a crash.
 
-use super::join_group::client_host;
 use super::{Output, ResponseFuture};
-use crate::connection::ConnectionInfo;
-use crate::context::Broker;
 use crate::groups::TopicSnapshot;
+use crate::session::RequestContext;
 use sluice_group::Client;
-use sluice_protocol::generated::{
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, RequestHeader, ResponseBody,
-};
-use std::sync::Arc;
+use sluice_protocol::generated::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, ResponseBody};
 
 pub const API_KEY: i16 = 68;
 /// Versions served: all (v1: client-generated member ids and SubscribedTopicRegex).
 pub const VERSIONS: (i16, i16) = (0, 1);
 
-pub fn handle(
-    broker: &Arc<Broker>,
-    conn: &ConnectionInfo,
-    header: &RequestHeader,
-    req: ConsumerGroupHeartbeatRequest,
-) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: ConsumerGroupHeartbeatRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+    let conn = ctx.session;
+
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return Output::Respond(ResponseBody::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
             error_code: e.code().code(),
@@ -35,7 +29,7 @@ pub fn handle(
     }
     let version = header.request_api_version;
     let client_id = header.client_id.clone().unwrap_or_default();
-    let host = client_host(conn);
+    let host = conn.client_host();
     let topics = TopicSnapshot::of(broker);
     let applied = broker.groups.run(|c, now| {
         c.consumer_heartbeat(

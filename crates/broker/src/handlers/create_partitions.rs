@@ -1,6 +1,8 @@
 //! CreatePartitions (key 37): add partitions to existing topics.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use crate::topics::TOPIC_PARTITIONS_MAX;
 use sluice_metadata::MetadataRecord;
 use sluice_protocol::ErrorCode;
@@ -10,8 +12,11 @@ use sluice_protocol::generated::{CreatePartitionsRequest, CreatePartitionsRespon
 pub const API_KEY: i16 = 37;
 /// Versions served: all Kafka 4 defines.
 pub const VERSIONS: (i16, i16) = (0, 3);
+pub fn handle(ctx: &RequestContext<'_>, req: CreatePartitionsRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsResponse {
+fn answer(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsResponse {
     let node_id = broker.settings.node_id;
     let results = req
         .topics

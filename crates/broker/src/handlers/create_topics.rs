@@ -1,6 +1,8 @@
 //! CreateTopics (key 19): validate and create topics, one result per topic.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use crate::topics::{self, NewTopic};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::create_topics_response::CreatableTopicResult;
@@ -10,8 +12,11 @@ use std::collections::HashSet;
 pub const API_KEY: i16 = 19;
 /// Versions served: v0-v1 from the pre-4.0 schemas through v7.
 pub const VERSIONS: (i16, i16) = (0, 7);
+pub fn handle(ctx: &RequestContext<'_>, req: CreateTopicsRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {
+fn answer(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {
     // A name given twice is refused for every occurrence, as Kafka does.
     let mut seen = HashSet::new();
     let duplicates: HashSet<&str> = req

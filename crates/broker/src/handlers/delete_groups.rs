@@ -1,16 +1,17 @@
 //! DeleteGroups (key 42): remove empty groups and their offsets.
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::generated::delete_groups_response::DeletableGroupResult;
 use sluice_protocol::generated::{DeleteGroupsRequest, DeleteGroupsResponse, ResponseBody};
-use std::sync::Arc;
 
 pub const API_KEY: i16 = 42;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 2);
 
-pub fn handle(broker: &Arc<Broker>, req: DeleteGroupsRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: DeleteGroupsRequest) -> Output {
+    let broker = ctx.broker;
+
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return Output::Respond(ResponseBody::DeleteGroups(DeleteGroupsResponse {
             results: req

@@ -4,8 +4,10 @@
 //! one below the current log start changes nothing. The answer carries the new low watermark.
 //! Internal topics are refused with INVALID_TOPIC_EXCEPTION, as Kafka does.
 
+use super::Output;
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::session::RequestContext;
 use crate::topics::INTERNAL_TOPICS;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
@@ -14,8 +16,11 @@ use sluice_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
 pub const API_KEY: i16 = 21;
 /// Versions served: all Kafka 4 defines.
 pub const VERSIONS: (i16, i16) = (0, 2);
+pub fn handle(ctx: &RequestContext<'_>, req: DeleteRecordsRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> DeleteRecordsResponse {
+fn answer(broker: &Broker, req: &DeleteRecordsRequest) -> DeleteRecordsResponse {
     let topics = req
         .topics
         .iter()

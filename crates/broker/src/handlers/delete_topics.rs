@@ -1,6 +1,8 @@
 //! DeleteTopics (key 20): delete topics by name (all versions) or by id (v6+).
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use crate::topics;
 use sluice_protocol::generated::delete_topics_response::DeletableTopicResult;
 use sluice_protocol::generated::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader};
@@ -9,8 +11,11 @@ use sluice_protocol::{ErrorCode, Uuid};
 pub const API_KEY: i16 = 20;
 /// Versions served: v0 from the pre-4.0 schemas through v6.
 pub const VERSIONS: (i16, i16) = (0, 6);
+pub fn handle(ctx: &RequestContext<'_>, req: DeleteTopicsRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) -> DeleteTopicsResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) -> DeleteTopicsResponse {
     // v0-5 name topics in TopicNames; v6 in Topics, by name or by id.
     let wanted: Vec<(Option<String>, Uuid)> = if header.request_api_version < 6 {
         req.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()

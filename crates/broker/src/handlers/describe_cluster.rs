@@ -1,7 +1,9 @@
 //! DescribeCluster (key 60): the cluster id, controller and brokers (KIP-700).
 
-use crate::connection::ConnectionInfo;
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
+use crate::session::Session;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::describe_cluster_response::DescribeClusterBroker;
 use sluice_protocol::generated::{DescribeClusterRequest, DescribeClusterResponse};
@@ -11,8 +13,11 @@ pub const API_KEY: i16 = 60;
 pub const VERSIONS: (i16, i16) = (0, 2);
 /// EndpointType 1: brokers (the default); 2 (controllers) is only answered by controller listeners.
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
+pub fn handle(ctx: &RequestContext<'_>, req: DescribeClusterRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.session, &req))
+}
 
-pub fn handle(broker: &Broker, conn: &ConnectionInfo, req: &DescribeClusterRequest) -> DescribeClusterResponse {
+fn answer(broker: &Broker, conn: &Session, req: &DescribeClusterRequest) -> DescribeClusterResponse {
     let settings = &broker.settings;
     if req.endpoint_type != ENDPOINT_TYPE_BROKERS {
         return DescribeClusterResponse {

@@ -1,6 +1,8 @@
 //! DescribeGroups (key 15): state, protocol and members of groups.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::generated::describe_groups_response::DescribedGroup;
 use sluice_protocol::generated::{DescribeGroupsRequest, DescribeGroupsResponse, RequestHeader};
 
@@ -9,8 +11,11 @@ pub const API_KEY: i16 = 15;
 pub const VERSIONS: (i16, i16) = (0, 6);
 /// Kafka's "authorized operations not requested" marker.
 const OPERATIONS_OMITTED: i32 = i32::MIN;
+pub fn handle(ctx: &RequestContext<'_>, req: DescribeGroupsRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(broker: &Broker, header: &RequestHeader, req: &DescribeGroupsRequest) -> DescribeGroupsResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &DescribeGroupsRequest) -> DescribeGroupsResponse {
     let version = header.request_api_version;
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return DescribeGroupsResponse {

@@ -1,6 +1,8 @@
 //! DescribeLogDirs (key 35): the data directory and the size of each partition in it.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::generated::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -10,8 +12,11 @@ use std::collections::BTreeMap;
 pub const API_KEY: i16 = 35;
 /// Versions served: v0 from the pre-4.0 schemas through v4.
 pub const VERSIONS: (i16, i16) = (0, 4);
+pub fn handle(ctx: &RequestContext<'_>, req: DescribeLogDirsRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+fn answer(broker: &Broker, req: &DescribeLogDirsRequest) -> DescribeLogDirsResponse {
     let topics = broker.topics_with_configs();
     // None: every partition; otherwise the requested ones.
     let wanted: Option<BTreeMap<&str, &Vec<i32>>> = req

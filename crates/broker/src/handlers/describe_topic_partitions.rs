@@ -5,7 +5,9 @@
 //! capped at [`PARTITION_LIMIT_MAX`] as Kafka caps it; when the limit cuts a listing short,
 //! `NextCursor` says where the next request should start.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use crate::topics::INTERNAL_TOPICS;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::describe_topic_partitions_response::{
@@ -19,8 +21,11 @@ pub const API_KEY: i16 = 75;
 pub const VERSIONS: (i16, i16) = (0, 0);
 /// Kafka's `max.request.partition.size.limit` default.
 pub const PARTITION_LIMIT_MAX: i32 = 2000;
+pub fn handle(ctx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse {
+fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse {
     let store = broker.metadata();
     let image = store.image();
     let names: BTreeSet<String> = if req.topics.is_empty() {

@@ -15,10 +15,11 @@
 use super::{Output, ResponseFuture};
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::session::RequestContext;
 use bytes::Bytes;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
-use sluice_protocol::generated::{FetchRequest, FetchResponse, RequestHeader, ResponseBody};
+use sluice_protocol::generated::{FetchRequest, FetchResponse, ResponseBody};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -249,7 +250,10 @@ fn want_for(broker: &Broker, needed: usize) -> u32 {
     u32::try_from(needed).unwrap_or(u32::MAX).min(budget_total(broker))
 }
 
-pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: FetchRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: FetchRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+
     let version = header.request_api_version;
     if req.session_id != 0 || req.session_epoch > 0 {
         let code = if req.session_id != 0 {

@@ -5,8 +5,10 @@
 //! Transactional ids need the transaction coordinator, which does not exist yet: they are answered
 //! COORDINATOR_NOT_AVAILABLE, so transactional producers fail clearly instead of hanging.
 
-use crate::connection::ConnectionInfo;
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
+use crate::session::Session;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::find_coordinator_response::Coordinator;
 use sluice_protocol::generated::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -20,7 +22,7 @@ const KEYS_MAX: usize = 10_000;
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-fn lookup(broker: &Broker, conn: &ConnectionInfo, key: &str, key_type: i8) -> Coordinator {
+fn lookup(broker: &Broker, conn: &Session, key: &str, key_type: i8) -> Coordinator {
     let (code, message) = match key_type {
         KEY_TYPE_GROUP => match broker.groups.ensure_ready(broker) {
             Ok(()) => (ErrorCode::None, None),
@@ -51,13 +53,11 @@ fn lookup(broker: &Broker, conn: &ConnectionInfo, key: &str, key_type: i8) -> Co
         ..Default::default()
     }
 }
+pub fn handle(ctx: &RequestContext<'_>, req: FindCoordinatorRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.session, ctx.version(), &req))
+}
 
-pub fn handle(
-    broker: &Broker,
-    conn: &ConnectionInfo,
-    version: i16,
-    req: &FindCoordinatorRequest,
-) -> FindCoordinatorResponse {
+fn answer(broker: &Broker, conn: &Session, version: i16, req: &FindCoordinatorRequest) -> FindCoordinatorResponse {
     if version >= 4 {
         if req.coordinator_keys.len() > KEYS_MAX {
             return FindCoordinatorResponse {

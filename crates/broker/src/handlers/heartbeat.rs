@@ -1,13 +1,18 @@
 //! Heartbeat (key 12): a classic member says it is alive and learns of rebalances.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::generated::{HeartbeatRequest, HeartbeatResponse};
 
 pub const API_KEY: i16 = 12;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 4);
+pub fn handle(ctx: &RequestContext<'_>, req: HeartbeatRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &HeartbeatRequest) -> HeartbeatResponse {
+fn answer(broker: &Broker, req: &HeartbeatRequest) -> HeartbeatResponse {
     let code = match broker.groups.ensure_ready(broker) {
         Err(e) => e.code(),
         Ok(()) => {

@@ -5,15 +5,20 @@
 //! with its earlier self. Transactional ids need the transaction coordinator, which does not exist
 //! yet: they are answered COORDINATOR_NOT_AVAILABLE.
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
 
 pub const API_KEY: i16 = 22;
 /// Versions served: v0-v5 (v6, two-phase commit, is still marked unstable by Kafka).
 pub const VERSIONS: (i16, i16) = (0, 5);
+pub fn handle(ctx: &RequestContext<'_>, req: InitProducerIdRequest) -> Output {
+    Output::respond(answer(ctx.broker, &req))
+}
 
-pub fn handle(broker: &Broker, req: &InitProducerIdRequest) -> InitProducerIdResponse {
+fn answer(broker: &Broker, req: &InitProducerIdRequest) -> InitProducerIdResponse {
     let refuse = |code: ErrorCode| InitProducerIdResponse {
         error_code: code.code(),
         producer_id: -1,

@@ -4,24 +4,21 @@
 //! and answered when the join phase completes (see [`crate::groups`]).
 
 use super::{Output, ResponseFuture};
-use crate::connection::ConnectionInfo;
-use crate::context::Broker;
 use crate::groups::TopicSnapshot;
+use crate::session::RequestContext;
 use sluice_group::{Client, Reply};
 use sluice_protocol::ErrorCode;
-use sluice_protocol::generated::{JoinGroupRequest, JoinGroupResponse, RequestHeader, ResponseBody};
-use std::sync::Arc;
+use sluice_protocol::generated::{JoinGroupRequest, JoinGroupResponse, ResponseBody};
 
 pub const API_KEY: i16 = 11;
 /// Versions served: all (v4 KIP-394 member ids, v5 static members, v9 skip assignment).
 pub const VERSIONS: (i16, i16) = (0, 9);
 
-/// Kafka's notation for a client address in group descriptions.
-pub fn client_host(conn: &ConnectionInfo) -> String {
-    format!("/{}", conn.peer.ip())
-}
+pub fn handle(ctx: &RequestContext<'_>, req: JoinGroupRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+    let conn = ctx.session;
 
-pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeader, req: JoinGroupRequest) -> Output {
     let version = header.request_api_version;
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return Output::Respond(ResponseBody::JoinGroup(fit(
@@ -30,7 +27,7 @@ pub fn handle(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeade
         )));
     }
     let client_id = header.client_id.clone().unwrap_or_default();
-    let host = client_host(conn);
+    let host = conn.client_host();
     let (reply, rx) = broker.groups.park();
     // A classic member of a consumer group subscribes to topics the coordinator looks up.
     let topics = TopicSnapshot::of(broker);

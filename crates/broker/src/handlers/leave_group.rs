@@ -1,17 +1,19 @@
 //! LeaveGroup (key 13): members leave a classic group (v3+ in batches, KIP-345).
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::leave_group_response::MemberResponse;
-use sluice_protocol::generated::{LeaveGroupRequest, LeaveGroupResponse, RequestHeader, ResponseBody};
-use std::sync::Arc;
+use sluice_protocol::generated::{LeaveGroupRequest, LeaveGroupResponse, ResponseBody};
 
 pub const API_KEY: i16 = 13;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 5);
 
-pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: LeaveGroupRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: LeaveGroupRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+
     let version = header.request_api_version;
     let error = |code: ErrorCode| {
         Output::Respond(ResponseBody::LeaveGroup(LeaveGroupResponse {

@@ -1,13 +1,18 @@
 //! ListGroups (key 16): the groups this coordinator knows, filtered by state (v4) and type (v5).
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::generated::{ListGroupsRequest, ListGroupsResponse, RequestHeader};
 
 pub const API_KEY: i16 = 16;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 5);
+pub fn handle(ctx: &RequestContext<'_>, req: ListGroupsRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListGroupsRequest) -> ListGroupsResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &ListGroupsRequest) -> ListGroupsResponse {
     let version = header.request_api_version;
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return ListGroupsResponse {

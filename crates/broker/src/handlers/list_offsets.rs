@@ -6,8 +6,10 @@
 //! and -6 latest tiered (v9+, none: offset -1). Any other time finds the first record whose
 //! timestamp is at least it, or offset -1 when there is none.
 
+use super::Output;
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use sluice_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
@@ -20,8 +22,11 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
+pub fn handle(ctx: &RequestContext<'_>, req: ListOffsetsRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> ListOffsetsResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> ListOffsetsResponse {
     let version = header.request_api_version;
     let topics = req
         .topics

@@ -7,8 +7,10 @@
 //! here is synchronous. Otherwise it is UNKNOWN_TOPIC_OR_PARTITION (by name) or UNKNOWN_TOPIC_ID
 //! (by id), as in Kafka.
 
-use crate::connection::ConnectionInfo;
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
+use crate::session::Session;
 use crate::topics::{self, INTERNAL_TOPICS, NewTopic};
 use sluice_metadata::TopicImage;
 use sluice_protocol::ErrorCode;
@@ -45,13 +47,11 @@ fn describe(topic: &TopicImage) -> MetadataResponseTopic {
         ..Default::default()
     }
 }
+pub fn handle(ctx: &RequestContext<'_>, req: MetadataRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.session, ctx.header, &req))
+}
 
-pub fn handle(
-    broker: &Arc<Broker>,
-    conn: &ConnectionInfo,
-    header: &RequestHeader,
-    req: &MetadataRequest,
-) -> MetadataResponse {
+fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &MetadataRequest) -> MetadataResponse {
     let settings = &broker.settings;
     let version = header.request_api_version;
     // v0: an empty list means every topic; v1+: null means every topic.

@@ -33,12 +33,10 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 
-use crate::connection::ConnectionInfo;
-use crate::context::Broker;
-use sluice_protocol::generated::{RequestBody, RequestHeader, ResponseBody};
+use crate::session::RequestContext;
+use sluice_protocol::generated::{RequestBody, ResponseBody};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 /// A response that is not ready when the handler returns (it waits on an fsync or a long poll);
 /// `None` means no response at all.
@@ -55,6 +53,13 @@ pub enum Output {
     Defer(ResponseFuture),
     /// No response (produce with acks=0).
     NoResponse,
+}
+
+impl Output {
+    /// A response ready now.
+    pub fn respond(body: impl Into<ResponseBody>) -> Output {
+        Output::Respond(body.into())
+    }
 }
 
 /// An API the broker serves, with the versions it serves.
@@ -117,78 +122,40 @@ pub fn serves(key: i16, version: i16) -> bool {
         .any(|a| a.key == key && a.min_version <= version && version <= a.max_version)
 }
 
-/// Runs the handler for `body`.
-pub fn dispatch(broker: &Arc<Broker>, conn: &ConnectionInfo, header: &RequestHeader, body: RequestBody) -> Output {
+/// Runs the handler for `body`. Every handler has the same shape: the request context and the
+/// request, by value, in; an [`Output`] out.
+pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
     match body {
-        RequestBody::ApiVersions(req) => Output::Respond(ResponseBody::ApiVersions(api_versions::handle(header, &req))),
-        RequestBody::Metadata(req) => {
-            Output::Respond(ResponseBody::Metadata(metadata::handle(broker, conn, header, &req)))
-        }
-        RequestBody::Produce(req) => produce::handle(broker, header, req),
-        RequestBody::FindCoordinator(req) => Output::Respond(ResponseBody::FindCoordinator(find_coordinator::handle(
-            broker,
-            conn,
-            header.request_api_version,
-            &req,
-        ))),
-        RequestBody::JoinGroup(req) => join_group::handle(broker, conn, header, req),
-        RequestBody::SyncGroup(req) => sync_group::handle(broker, header, req),
-        RequestBody::Heartbeat(req) => Output::Respond(ResponseBody::Heartbeat(heartbeat::handle(broker, &req))),
-        RequestBody::LeaveGroup(req) => leave_group::handle(broker, header, req),
-        RequestBody::OffsetCommit(req) => offset_commit::handle(broker, header, req),
-        RequestBody::OffsetFetch(req) => {
-            Output::Respond(ResponseBody::OffsetFetch(offset_fetch::handle(broker, header, &req)))
-        }
-        RequestBody::OffsetDelete(req) => offset_delete::handle(broker, req),
-        RequestBody::ListGroups(req) => {
-            Output::Respond(ResponseBody::ListGroups(list_groups::handle(broker, header, &req)))
-        }
-        RequestBody::DescribeGroups(req) => Output::Respond(ResponseBody::DescribeGroups(describe_groups::handle(
-            broker, header, &req,
-        ))),
-        RequestBody::DeleteGroups(req) => delete_groups::handle(broker, req),
-        RequestBody::ConsumerGroupHeartbeat(req) => consumer_group_heartbeat::handle(broker, conn, header, req),
-        RequestBody::ConsumerGroupDescribe(req) => Output::Respond(ResponseBody::ConsumerGroupDescribe(
-            consumer_group_describe::handle(broker, &req),
-        )),
-        RequestBody::DescribeLogDirs(req) => {
-            Output::Respond(ResponseBody::DescribeLogDirs(describe_log_dirs::handle(broker, &req)))
-        }
-        RequestBody::DescribeTopicPartitions(req) => Output::Respond(ResponseBody::DescribeTopicPartitions(
-            describe_topic_partitions::handle(broker, &req),
-        )),
-        RequestBody::DescribeConfigs(req) => {
-            Output::Respond(ResponseBody::DescribeConfigs(configs::describe(broker, header, &req)))
-        }
-        RequestBody::AlterConfigs(req) => Output::Respond(ResponseBody::AlterConfigs(configs::alter(broker, &req))),
-        RequestBody::IncrementalAlterConfigs(req) => Output::Respond(ResponseBody::IncrementalAlterConfigs(
-            configs::incremental_alter(broker, &req),
-        )),
-        RequestBody::DescribeCluster(req) => Output::Respond(ResponseBody::DescribeCluster(describe_cluster::handle(
-            broker, conn, &req,
-        ))),
-        RequestBody::CreatePartitions(req) => {
-            Output::Respond(ResponseBody::CreatePartitions(create_partitions::handle(broker, &req)))
-        }
-        RequestBody::DeleteRecords(req) => {
-            Output::Respond(ResponseBody::DeleteRecords(delete_records::handle(broker, &req)))
-        }
-        RequestBody::OffsetForLeaderEpoch(req) => Output::Respond(ResponseBody::OffsetForLeaderEpoch(
-            offset_for_leader_epoch::handle(broker, header, &req),
-        )),
-        RequestBody::InitProducerId(req) => {
-            Output::Respond(ResponseBody::InitProducerId(init_producer_id::handle(broker, &req)))
-        }
-        RequestBody::Fetch(req) => fetch::handle(broker, header, req),
-        RequestBody::ListOffsets(req) => {
-            Output::Respond(ResponseBody::ListOffsets(list_offsets::handle(broker, header, &req)))
-        }
-        RequestBody::CreateTopics(req) => {
-            Output::Respond(ResponseBody::CreateTopics(create_topics::handle(broker, &req)))
-        }
-        RequestBody::DeleteTopics(req) => {
-            Output::Respond(ResponseBody::DeleteTopics(delete_topics::handle(broker, header, &req)))
-        }
+        RequestBody::ApiVersions(req) => api_versions::handle(ctx, req),
+        RequestBody::Metadata(req) => metadata::handle(ctx, req),
+        RequestBody::Produce(req) => produce::handle(ctx, req),
+        RequestBody::FindCoordinator(req) => find_coordinator::handle(ctx, req),
+        RequestBody::JoinGroup(req) => join_group::handle(ctx, req),
+        RequestBody::SyncGroup(req) => sync_group::handle(ctx, req),
+        RequestBody::Heartbeat(req) => heartbeat::handle(ctx, req),
+        RequestBody::LeaveGroup(req) => leave_group::handle(ctx, req),
+        RequestBody::OffsetCommit(req) => offset_commit::handle(ctx, req),
+        RequestBody::OffsetFetch(req) => offset_fetch::handle(ctx, req),
+        RequestBody::OffsetDelete(req) => offset_delete::handle(ctx, req),
+        RequestBody::ListGroups(req) => list_groups::handle(ctx, req),
+        RequestBody::DescribeGroups(req) => describe_groups::handle(ctx, req),
+        RequestBody::DeleteGroups(req) => delete_groups::handle(ctx, req),
+        RequestBody::ConsumerGroupHeartbeat(req) => consumer_group_heartbeat::handle(ctx, req),
+        RequestBody::ConsumerGroupDescribe(req) => consumer_group_describe::handle(ctx, req),
+        RequestBody::DescribeLogDirs(req) => describe_log_dirs::handle(ctx, req),
+        RequestBody::DescribeTopicPartitions(req) => describe_topic_partitions::handle(ctx, req),
+        RequestBody::DescribeConfigs(req) => configs::handle_describe(ctx, req),
+        RequestBody::AlterConfigs(req) => configs::handle_alter(ctx, req),
+        RequestBody::IncrementalAlterConfigs(req) => configs::handle_incremental_alter(ctx, req),
+        RequestBody::DescribeCluster(req) => describe_cluster::handle(ctx, req),
+        RequestBody::CreatePartitions(req) => create_partitions::handle(ctx, req),
+        RequestBody::DeleteRecords(req) => delete_records::handle(ctx, req),
+        RequestBody::OffsetForLeaderEpoch(req) => offset_for_leader_epoch::handle(ctx, req),
+        RequestBody::InitProducerId(req) => init_producer_id::handle(ctx, req),
+        RequestBody::Fetch(req) => fetch::handle(ctx, req),
+        RequestBody::ListOffsets(req) => list_offsets::handle(ctx, req),
+        RequestBody::CreateTopics(req) => create_topics::handle(ctx, req),
+        RequestBody::DeleteTopics(req) => delete_topics::handle(ctx, req),
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.
         _ => Output::NoResponse,

@@ -6,18 +6,20 @@
 //! The response waits until the offsets are durable.
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_group::{CommitOffset, CommitRequest};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use sluice_protocol::generated::{OffsetCommitRequest, OffsetCommitResponse, RequestHeader, ResponseBody};
-use std::sync::Arc;
+use sluice_protocol::generated::{OffsetCommitRequest, OffsetCommitResponse, ResponseBody};
 
 pub const API_KEY: i16 = 8;
 /// Versions served: what Kafka 4 serves (v0-1 were removed by KIP-896); v10 names topics by id.
 pub const VERSIONS: (i16, i16) = (2, 10);
 
-pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: OffsetCommitRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+
     let version = header.request_api_version;
     let by_id = version >= 10;
     // Response slots in request order: (topic name, topic id, [(partition, code or pending)]).

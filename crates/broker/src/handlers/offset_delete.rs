@@ -1,17 +1,18 @@
 //! OffsetDelete (key 47): remove a group's committed offsets for some partitions (KIP-496).
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
 use sluice_protocol::generated::{OffsetDeleteRequest, OffsetDeleteResponse, ResponseBody};
-use std::sync::Arc;
 
 pub const API_KEY: i16 = 47;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 0);
 
-pub fn handle(broker: &Arc<Broker>, req: OffsetDeleteRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: OffsetDeleteRequest) -> Output {
+    let broker = ctx.broker;
+
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return Output::Respond(ResponseBody::OffsetDelete(OffsetDeleteResponse {
             error_code: e.code().code(),

@@ -1,6 +1,8 @@
 //! OffsetFetch (key 9): a group's committed positions (v8+ for several groups at once).
 
+use super::Output;
 use crate::context::Broker;
+use crate::session::RequestContext;
 use sluice_group::OffsetValue;
 use sluice_protocol::generated::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
@@ -82,8 +84,11 @@ fn fetch_group(
     });
     applied.into_value()
 }
+pub fn handle(ctx: &RequestContext<'_>, req: OffsetFetchRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> OffsetFetchResponse {
     let version = header.request_api_version;
     if version >= 8 {
         let by_id = version >= 10;

@@ -7,8 +7,10 @@
 //! current leader epoch is checked as Kafka checks it: newer than ours is UNKNOWN_LEADER_EPOCH,
 //! older is FENCED_LEADER_EPOCH.
 
+use super::Output;
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use sluice_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader};
@@ -16,12 +18,11 @@ use sluice_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpo
 pub const API_KEY: i16 = 23;
 /// Versions served: v0-1 from the pre-4.0 schemas through v4.
 pub const VERSIONS: (i16, i16) = (0, 4);
+pub fn handle(ctx: &RequestContext<'_>, req: OffsetForLeaderEpochRequest) -> Output {
+    Output::respond(answer(ctx.broker, ctx.header, &req))
+}
 
-pub fn handle(
-    broker: &Broker,
-    header: &RequestHeader,
-    req: &OffsetForLeaderEpochRequest,
-) -> OffsetForLeaderEpochResponse {
+fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
     let version = header.request_api_version;
     let topics = req
         .topics

@@ -19,20 +19,19 @@
 //! produce comes with the transaction coordinator.
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
 use crate::errors::storage_error_code;
 use crate::logs::now_ms;
 use crate::producers::Check;
+use crate::session::RequestContext;
 use crate::topics::INTERNAL_TOPICS;
 use crate::validate::{Rejection, Rules, validate};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use sluice_protocol::generated::{ProduceRequest, ProduceResponse, RequestHeader, ResponseBody};
+use sluice_protocol::generated::{ProduceRequest, ProduceResponse, ResponseBody};
 use sluice_protocol::records::{BatchHeader, batches};
 use sluice_storage::{AppendOptions, SyncHandle};
-use std::sync::Arc;
 
 pub const API_KEY: i16 = 0;
 /// Versions served. Kafka 4 still advertises v0-2 so that old librdkafka (2.0) keeps compressing
@@ -66,7 +65,10 @@ fn rejected(index: i32, rejection: Rejection) -> PartitionProduceResponse {
     }
 }
 
-pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: ProduceRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: ProduceRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+
     let version = header.request_api_version;
     let acks = req.acks;
     let acks_valid = matches!(acks, -1..=1);

@@ -1,18 +1,20 @@
 //! SyncGroup (key 14): members fetch their assignment; the leader brings it.
 
 use super::{Output, ResponseFuture};
-use crate::context::Broker;
 use crate::groups::TopicSnapshot;
+use crate::session::RequestContext;
 use sluice_group::Reply;
 use sluice_protocol::ErrorCode;
-use sluice_protocol::generated::{RequestHeader, ResponseBody, SyncGroupRequest, SyncGroupResponse};
-use std::sync::Arc;
+use sluice_protocol::generated::{ResponseBody, SyncGroupRequest, SyncGroupResponse};
 
 pub const API_KEY: i16 = 14;
 /// Versions served: all (v5 adds protocol type and name).
 pub const VERSIONS: (i16, i16) = (0, 5);
 
-pub fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: SyncGroupRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, req: SyncGroupRequest) -> Output {
+    let broker = ctx.broker;
+    let header = ctx.header;
+
     let version = header.request_api_version;
     if let Err(e) = broker.groups.ensure_ready(broker) {
         return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(e.code()))));

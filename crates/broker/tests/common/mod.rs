@@ -21,6 +21,7 @@ pub async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> 
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             advertised_host: None,
             advertised_port: None,
+            security_protocol: sluice_broker::SecurityProtocol::Plaintext,
         }],
         ..Default::default()
     };

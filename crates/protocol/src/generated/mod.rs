@@ -2030,6 +2030,564 @@ impl RequestBody {
     }
 }
 
+impl From<AddOffsetsToTxnRequest> for RequestBody {
+    fn from(m: AddOffsetsToTxnRequest) -> Self {
+        Self::AddOffsetsToTxn(m)
+    }
+}
+
+impl From<AddPartitionsToTxnRequest> for RequestBody {
+    fn from(m: AddPartitionsToTxnRequest) -> Self {
+        Self::AddPartitionsToTxn(m)
+    }
+}
+
+impl From<AddRaftVoterRequest> for RequestBody {
+    fn from(m: AddRaftVoterRequest) -> Self {
+        Self::AddRaftVoter(m)
+    }
+}
+
+impl From<AllocateProducerIdsRequest> for RequestBody {
+    fn from(m: AllocateProducerIdsRequest) -> Self {
+        Self::AllocateProducerIds(m)
+    }
+}
+
+impl From<AlterClientQuotasRequest> for RequestBody {
+    fn from(m: AlterClientQuotasRequest) -> Self {
+        Self::AlterClientQuotas(m)
+    }
+}
+
+impl From<AlterConfigsRequest> for RequestBody {
+    fn from(m: AlterConfigsRequest) -> Self {
+        Self::AlterConfigs(m)
+    }
+}
+
+impl From<AlterPartitionReassignmentsRequest> for RequestBody {
+    fn from(m: AlterPartitionReassignmentsRequest) -> Self {
+        Self::AlterPartitionReassignments(m)
+    }
+}
+
+impl From<AlterPartitionRequest> for RequestBody {
+    fn from(m: AlterPartitionRequest) -> Self {
+        Self::AlterPartition(m)
+    }
+}
+
+impl From<AlterReplicaLogDirsRequest> for RequestBody {
+    fn from(m: AlterReplicaLogDirsRequest) -> Self {
+        Self::AlterReplicaLogDirs(m)
+    }
+}
+
+impl From<AlterShareGroupOffsetsRequest> for RequestBody {
+    fn from(m: AlterShareGroupOffsetsRequest) -> Self {
+        Self::AlterShareGroupOffsets(m)
+    }
+}
+
+impl From<AlterUserScramCredentialsRequest> for RequestBody {
+    fn from(m: AlterUserScramCredentialsRequest) -> Self {
+        Self::AlterUserScramCredentials(m)
+    }
+}
+
+impl From<ApiVersionsRequest> for RequestBody {
+    fn from(m: ApiVersionsRequest) -> Self {
+        Self::ApiVersions(m)
+    }
+}
+
+impl From<AssignReplicasToDirsRequest> for RequestBody {
+    fn from(m: AssignReplicasToDirsRequest) -> Self {
+        Self::AssignReplicasToDirs(m)
+    }
+}
+
+impl From<BeginQuorumEpochRequest> for RequestBody {
+    fn from(m: BeginQuorumEpochRequest) -> Self {
+        Self::BeginQuorumEpoch(m)
+    }
+}
+
+impl From<BrokerHeartbeatRequest> for RequestBody {
+    fn from(m: BrokerHeartbeatRequest) -> Self {
+        Self::BrokerHeartbeat(m)
+    }
+}
+
+impl From<BrokerRegistrationRequest> for RequestBody {
+    fn from(m: BrokerRegistrationRequest) -> Self {
+        Self::BrokerRegistration(m)
+    }
+}
+
+impl From<ConsumerGroupDescribeRequest> for RequestBody {
+    fn from(m: ConsumerGroupDescribeRequest) -> Self {
+        Self::ConsumerGroupDescribe(m)
+    }
+}
+
+impl From<ConsumerGroupHeartbeatRequest> for RequestBody {
+    fn from(m: ConsumerGroupHeartbeatRequest) -> Self {
+        Self::ConsumerGroupHeartbeat(m)
+    }
+}
+
+impl From<ControlledShutdownRequest> for RequestBody {
+    fn from(m: ControlledShutdownRequest) -> Self {
+        Self::ControlledShutdown(m)
+    }
+}
+
+impl From<ControllerRegistrationRequest> for RequestBody {
+    fn from(m: ControllerRegistrationRequest) -> Self {
+        Self::ControllerRegistration(m)
+    }
+}
+
+impl From<CreateAclsRequest> for RequestBody {
+    fn from(m: CreateAclsRequest) -> Self {
+        Self::CreateAcls(m)
+    }
+}
+
+impl From<CreateDelegationTokenRequest> for RequestBody {
+    fn from(m: CreateDelegationTokenRequest) -> Self {
+        Self::CreateDelegationToken(m)
+    }
+}
+
+impl From<CreatePartitionsRequest> for RequestBody {
+    fn from(m: CreatePartitionsRequest) -> Self {
+        Self::CreatePartitions(m)
+    }
+}
+
+impl From<CreateTopicsRequest> for RequestBody {
+    fn from(m: CreateTopicsRequest) -> Self {
+        Self::CreateTopics(m)
+    }
+}
+
+impl From<DeleteAclsRequest> for RequestBody {
+    fn from(m: DeleteAclsRequest) -> Self {
+        Self::DeleteAcls(m)
+    }
+}
+
+impl From<DeleteGroupsRequest> for RequestBody {
+    fn from(m: DeleteGroupsRequest) -> Self {
+        Self::DeleteGroups(m)
+    }
+}
+
+impl From<DeleteRecordsRequest> for RequestBody {
+    fn from(m: DeleteRecordsRequest) -> Self {
+        Self::DeleteRecords(m)
+    }
+}
+
+impl From<DeleteShareGroupOffsetsRequest> for RequestBody {
+    fn from(m: DeleteShareGroupOffsetsRequest) -> Self {
+        Self::DeleteShareGroupOffsets(m)
+    }
+}
+
+impl From<DeleteShareGroupStateRequest> for RequestBody {
+    fn from(m: DeleteShareGroupStateRequest) -> Self {
+        Self::DeleteShareGroupState(m)
+    }
+}
+
+impl From<DeleteTopicsRequest> for RequestBody {
+    fn from(m: DeleteTopicsRequest) -> Self {
+        Self::DeleteTopics(m)
+    }
+}
+
+impl From<DescribeAclsRequest> for RequestBody {
+    fn from(m: DescribeAclsRequest) -> Self {
+        Self::DescribeAcls(m)
+    }
+}
+
+impl From<DescribeClientQuotasRequest> for RequestBody {
+    fn from(m: DescribeClientQuotasRequest) -> Self {
+        Self::DescribeClientQuotas(m)
+    }
+}
+
+impl From<DescribeClusterRequest> for RequestBody {
+    fn from(m: DescribeClusterRequest) -> Self {
+        Self::DescribeCluster(m)
+    }
+}
+
+impl From<DescribeConfigsRequest> for RequestBody {
+    fn from(m: DescribeConfigsRequest) -> Self {
+        Self::DescribeConfigs(m)
+    }
+}
+
+impl From<DescribeDelegationTokenRequest> for RequestBody {
+    fn from(m: DescribeDelegationTokenRequest) -> Self {
+        Self::DescribeDelegationToken(m)
+    }
+}
+
+impl From<DescribeGroupsRequest> for RequestBody {
+    fn from(m: DescribeGroupsRequest) -> Self {
+        Self::DescribeGroups(m)
+    }
+}
+
+impl From<DescribeLogDirsRequest> for RequestBody {
+    fn from(m: DescribeLogDirsRequest) -> Self {
+        Self::DescribeLogDirs(m)
+    }
+}
+
+impl From<DescribeProducersRequest> for RequestBody {
+    fn from(m: DescribeProducersRequest) -> Self {
+        Self::DescribeProducers(m)
+    }
+}
+
+impl From<DescribeQuorumRequest> for RequestBody {
+    fn from(m: DescribeQuorumRequest) -> Self {
+        Self::DescribeQuorum(m)
+    }
+}
+
+impl From<DescribeShareGroupOffsetsRequest> for RequestBody {
+    fn from(m: DescribeShareGroupOffsetsRequest) -> Self {
+        Self::DescribeShareGroupOffsets(m)
+    }
+}
+
+impl From<DescribeTopicPartitionsRequest> for RequestBody {
+    fn from(m: DescribeTopicPartitionsRequest) -> Self {
+        Self::DescribeTopicPartitions(m)
+    }
+}
+
+impl From<DescribeTransactionsRequest> for RequestBody {
+    fn from(m: DescribeTransactionsRequest) -> Self {
+        Self::DescribeTransactions(m)
+    }
+}
+
+impl From<DescribeUserScramCredentialsRequest> for RequestBody {
+    fn from(m: DescribeUserScramCredentialsRequest) -> Self {
+        Self::DescribeUserScramCredentials(m)
+    }
+}
+
+impl From<ElectLeadersRequest> for RequestBody {
+    fn from(m: ElectLeadersRequest) -> Self {
+        Self::ElectLeaders(m)
+    }
+}
+
+impl From<EndQuorumEpochRequest> for RequestBody {
+    fn from(m: EndQuorumEpochRequest) -> Self {
+        Self::EndQuorumEpoch(m)
+    }
+}
+
+impl From<EndTxnRequest> for RequestBody {
+    fn from(m: EndTxnRequest) -> Self {
+        Self::EndTxn(m)
+    }
+}
+
+impl From<EnvelopeRequest> for RequestBody {
+    fn from(m: EnvelopeRequest) -> Self {
+        Self::Envelope(m)
+    }
+}
+
+impl From<ExpireDelegationTokenRequest> for RequestBody {
+    fn from(m: ExpireDelegationTokenRequest) -> Self {
+        Self::ExpireDelegationToken(m)
+    }
+}
+
+impl From<FetchRequest> for RequestBody {
+    fn from(m: FetchRequest) -> Self {
+        Self::Fetch(m)
+    }
+}
+
+impl From<FetchSnapshotRequest> for RequestBody {
+    fn from(m: FetchSnapshotRequest) -> Self {
+        Self::FetchSnapshot(m)
+    }
+}
+
+impl From<FindCoordinatorRequest> for RequestBody {
+    fn from(m: FindCoordinatorRequest) -> Self {
+        Self::FindCoordinator(m)
+    }
+}
+
+impl From<GetTelemetrySubscriptionsRequest> for RequestBody {
+    fn from(m: GetTelemetrySubscriptionsRequest) -> Self {
+        Self::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl From<HeartbeatRequest> for RequestBody {
+    fn from(m: HeartbeatRequest) -> Self {
+        Self::Heartbeat(m)
+    }
+}
+
+impl From<IncrementalAlterConfigsRequest> for RequestBody {
+    fn from(m: IncrementalAlterConfigsRequest) -> Self {
+        Self::IncrementalAlterConfigs(m)
+    }
+}
+
+impl From<InitProducerIdRequest> for RequestBody {
+    fn from(m: InitProducerIdRequest) -> Self {
+        Self::InitProducerId(m)
+    }
+}
+
+impl From<InitializeShareGroupStateRequest> for RequestBody {
+    fn from(m: InitializeShareGroupStateRequest) -> Self {
+        Self::InitializeShareGroupState(m)
+    }
+}
+
+impl From<JoinGroupRequest> for RequestBody {
+    fn from(m: JoinGroupRequest) -> Self {
+        Self::JoinGroup(m)
+    }
+}
+
+impl From<LeaderAndIsrRequest> for RequestBody {
+    fn from(m: LeaderAndIsrRequest) -> Self {
+        Self::LeaderAndIsr(m)
+    }
+}
+
+impl From<LeaveGroupRequest> for RequestBody {
+    fn from(m: LeaveGroupRequest) -> Self {
+        Self::LeaveGroup(m)
+    }
+}
+
+impl From<ListConfigResourcesRequest> for RequestBody {
+    fn from(m: ListConfigResourcesRequest) -> Self {
+        Self::ListConfigResources(m)
+    }
+}
+
+impl From<ListGroupsRequest> for RequestBody {
+    fn from(m: ListGroupsRequest) -> Self {
+        Self::ListGroups(m)
+    }
+}
+
+impl From<ListOffsetsRequest> for RequestBody {
+    fn from(m: ListOffsetsRequest) -> Self {
+        Self::ListOffsets(m)
+    }
+}
+
+impl From<ListPartitionReassignmentsRequest> for RequestBody {
+    fn from(m: ListPartitionReassignmentsRequest) -> Self {
+        Self::ListPartitionReassignments(m)
+    }
+}
+
+impl From<ListTransactionsRequest> for RequestBody {
+    fn from(m: ListTransactionsRequest) -> Self {
+        Self::ListTransactions(m)
+    }
+}
+
+impl From<MetadataRequest> for RequestBody {
+    fn from(m: MetadataRequest) -> Self {
+        Self::Metadata(m)
+    }
+}
+
+impl From<OffsetCommitRequest> for RequestBody {
+    fn from(m: OffsetCommitRequest) -> Self {
+        Self::OffsetCommit(m)
+    }
+}
+
+impl From<OffsetDeleteRequest> for RequestBody {
+    fn from(m: OffsetDeleteRequest) -> Self {
+        Self::OffsetDelete(m)
+    }
+}
+
+impl From<OffsetFetchRequest> for RequestBody {
+    fn from(m: OffsetFetchRequest) -> Self {
+        Self::OffsetFetch(m)
+    }
+}
+
+impl From<OffsetForLeaderEpochRequest> for RequestBody {
+    fn from(m: OffsetForLeaderEpochRequest) -> Self {
+        Self::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl From<ProduceRequest> for RequestBody {
+    fn from(m: ProduceRequest) -> Self {
+        Self::Produce(m)
+    }
+}
+
+impl From<PushTelemetryRequest> for RequestBody {
+    fn from(m: PushTelemetryRequest) -> Self {
+        Self::PushTelemetry(m)
+    }
+}
+
+impl From<ReadShareGroupStateRequest> for RequestBody {
+    fn from(m: ReadShareGroupStateRequest) -> Self {
+        Self::ReadShareGroupState(m)
+    }
+}
+
+impl From<ReadShareGroupStateSummaryRequest> for RequestBody {
+    fn from(m: ReadShareGroupStateSummaryRequest) -> Self {
+        Self::ReadShareGroupStateSummary(m)
+    }
+}
+
+impl From<RemoveRaftVoterRequest> for RequestBody {
+    fn from(m: RemoveRaftVoterRequest) -> Self {
+        Self::RemoveRaftVoter(m)
+    }
+}
+
+impl From<RenewDelegationTokenRequest> for RequestBody {
+    fn from(m: RenewDelegationTokenRequest) -> Self {
+        Self::RenewDelegationToken(m)
+    }
+}
+
+impl From<SaslAuthenticateRequest> for RequestBody {
+    fn from(m: SaslAuthenticateRequest) -> Self {
+        Self::SaslAuthenticate(m)
+    }
+}
+
+impl From<SaslHandshakeRequest> for RequestBody {
+    fn from(m: SaslHandshakeRequest) -> Self {
+        Self::SaslHandshake(m)
+    }
+}
+
+impl From<ShareAcknowledgeRequest> for RequestBody {
+    fn from(m: ShareAcknowledgeRequest) -> Self {
+        Self::ShareAcknowledge(m)
+    }
+}
+
+impl From<ShareFetchRequest> for RequestBody {
+    fn from(m: ShareFetchRequest) -> Self {
+        Self::ShareFetch(m)
+    }
+}
+
+impl From<ShareGroupDescribeRequest> for RequestBody {
+    fn from(m: ShareGroupDescribeRequest) -> Self {
+        Self::ShareGroupDescribe(m)
+    }
+}
+
+impl From<ShareGroupHeartbeatRequest> for RequestBody {
+    fn from(m: ShareGroupHeartbeatRequest) -> Self {
+        Self::ShareGroupHeartbeat(m)
+    }
+}
+
+impl From<StopReplicaRequest> for RequestBody {
+    fn from(m: StopReplicaRequest) -> Self {
+        Self::StopReplica(m)
+    }
+}
+
+impl From<StreamsGroupDescribeRequest> for RequestBody {
+    fn from(m: StreamsGroupDescribeRequest) -> Self {
+        Self::StreamsGroupDescribe(m)
+    }
+}
+
+impl From<StreamsGroupHeartbeatRequest> for RequestBody {
+    fn from(m: StreamsGroupHeartbeatRequest) -> Self {
+        Self::StreamsGroupHeartbeat(m)
+    }
+}
+
+impl From<SyncGroupRequest> for RequestBody {
+    fn from(m: SyncGroupRequest) -> Self {
+        Self::SyncGroup(m)
+    }
+}
+
+impl From<TxnOffsetCommitRequest> for RequestBody {
+    fn from(m: TxnOffsetCommitRequest) -> Self {
+        Self::TxnOffsetCommit(m)
+    }
+}
+
+impl From<UnregisterBrokerRequest> for RequestBody {
+    fn from(m: UnregisterBrokerRequest) -> Self {
+        Self::UnregisterBroker(m)
+    }
+}
+
+impl From<UpdateFeaturesRequest> for RequestBody {
+    fn from(m: UpdateFeaturesRequest) -> Self {
+        Self::UpdateFeatures(m)
+    }
+}
+
+impl From<UpdateMetadataRequest> for RequestBody {
+    fn from(m: UpdateMetadataRequest) -> Self {
+        Self::UpdateMetadata(m)
+    }
+}
+
+impl From<UpdateRaftVoterRequest> for RequestBody {
+    fn from(m: UpdateRaftVoterRequest) -> Self {
+        Self::UpdateRaftVoter(m)
+    }
+}
+
+impl From<VoteRequest> for RequestBody {
+    fn from(m: VoteRequest) -> Self {
+        Self::Vote(m)
+    }
+}
+
+impl From<WriteShareGroupStateRequest> for RequestBody {
+    fn from(m: WriteShareGroupStateRequest) -> Self {
+        Self::WriteShareGroupState(m)
+    }
+}
+
+impl From<WriteTxnMarkersRequest> for RequestBody {
+    fn from(m: WriteTxnMarkersRequest) -> Self {
+        Self::WriteTxnMarkers(m)
+    }
+}
+
 /// A decoded response body of any API.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseBody {
@@ -2633,6 +3191,564 @@ impl ResponseBody {
             Self::WriteShareGroupState(_) => 85,
             Self::WriteTxnMarkers(_) => 27,
         }
+    }
+}
+
+impl From<AddOffsetsToTxnResponse> for ResponseBody {
+    fn from(m: AddOffsetsToTxnResponse) -> Self {
+        Self::AddOffsetsToTxn(m)
+    }
+}
+
+impl From<AddPartitionsToTxnResponse> for ResponseBody {
+    fn from(m: AddPartitionsToTxnResponse) -> Self {
+        Self::AddPartitionsToTxn(m)
+    }
+}
+
+impl From<AddRaftVoterResponse> for ResponseBody {
+    fn from(m: AddRaftVoterResponse) -> Self {
+        Self::AddRaftVoter(m)
+    }
+}
+
+impl From<AllocateProducerIdsResponse> for ResponseBody {
+    fn from(m: AllocateProducerIdsResponse) -> Self {
+        Self::AllocateProducerIds(m)
+    }
+}
+
+impl From<AlterClientQuotasResponse> for ResponseBody {
+    fn from(m: AlterClientQuotasResponse) -> Self {
+        Self::AlterClientQuotas(m)
+    }
+}
+
+impl From<AlterConfigsResponse> for ResponseBody {
+    fn from(m: AlterConfigsResponse) -> Self {
+        Self::AlterConfigs(m)
+    }
+}
+
+impl From<AlterPartitionReassignmentsResponse> for ResponseBody {
+    fn from(m: AlterPartitionReassignmentsResponse) -> Self {
+        Self::AlterPartitionReassignments(m)
+    }
+}
+
+impl From<AlterPartitionResponse> for ResponseBody {
+    fn from(m: AlterPartitionResponse) -> Self {
+        Self::AlterPartition(m)
+    }
+}
+
+impl From<AlterReplicaLogDirsResponse> for ResponseBody {
+    fn from(m: AlterReplicaLogDirsResponse) -> Self {
+        Self::AlterReplicaLogDirs(m)
+    }
+}
+
+impl From<AlterShareGroupOffsetsResponse> for ResponseBody {
+    fn from(m: AlterShareGroupOffsetsResponse) -> Self {
+        Self::AlterShareGroupOffsets(m)
+    }
+}
+
+impl From<AlterUserScramCredentialsResponse> for ResponseBody {
+    fn from(m: AlterUserScramCredentialsResponse) -> Self {
+        Self::AlterUserScramCredentials(m)
+    }
+}
+
+impl From<ApiVersionsResponse> for ResponseBody {
+    fn from(m: ApiVersionsResponse) -> Self {
+        Self::ApiVersions(m)
+    }
+}
+
+impl From<AssignReplicasToDirsResponse> for ResponseBody {
+    fn from(m: AssignReplicasToDirsResponse) -> Self {
+        Self::AssignReplicasToDirs(m)
+    }
+}
+
+impl From<BeginQuorumEpochResponse> for ResponseBody {
+    fn from(m: BeginQuorumEpochResponse) -> Self {
+        Self::BeginQuorumEpoch(m)
+    }
+}
+
+impl From<BrokerHeartbeatResponse> for ResponseBody {
+    fn from(m: BrokerHeartbeatResponse) -> Self {
+        Self::BrokerHeartbeat(m)
+    }
+}
+
+impl From<BrokerRegistrationResponse> for ResponseBody {
+    fn from(m: BrokerRegistrationResponse) -> Self {
+        Self::BrokerRegistration(m)
+    }
+}
+
+impl From<ConsumerGroupDescribeResponse> for ResponseBody {
+    fn from(m: ConsumerGroupDescribeResponse) -> Self {
+        Self::ConsumerGroupDescribe(m)
+    }
+}
+
+impl From<ConsumerGroupHeartbeatResponse> for ResponseBody {
+    fn from(m: ConsumerGroupHeartbeatResponse) -> Self {
+        Self::ConsumerGroupHeartbeat(m)
+    }
+}
+
+impl From<ControlledShutdownResponse> for ResponseBody {
+    fn from(m: ControlledShutdownResponse) -> Self {
+        Self::ControlledShutdown(m)
+    }
+}
+
+impl From<ControllerRegistrationResponse> for ResponseBody {
+    fn from(m: ControllerRegistrationResponse) -> Self {
+        Self::ControllerRegistration(m)
+    }
+}
+
+impl From<CreateAclsResponse> for ResponseBody {
+    fn from(m: CreateAclsResponse) -> Self {
+        Self::CreateAcls(m)
+    }
+}
+
+impl From<CreateDelegationTokenResponse> for ResponseBody {
+    fn from(m: CreateDelegationTokenResponse) -> Self {
+        Self::CreateDelegationToken(m)
+    }
+}
+
+impl From<CreatePartitionsResponse> for ResponseBody {
+    fn from(m: CreatePartitionsResponse) -> Self {
+        Self::CreatePartitions(m)
+    }
+}
+
+impl From<CreateTopicsResponse> for ResponseBody {
+    fn from(m: CreateTopicsResponse) -> Self {
+        Self::CreateTopics(m)
+    }
+}
+
+impl From<DeleteAclsResponse> for ResponseBody {
+    fn from(m: DeleteAclsResponse) -> Self {
+        Self::DeleteAcls(m)
+    }
+}
+
+impl From<DeleteGroupsResponse> for ResponseBody {
+    fn from(m: DeleteGroupsResponse) -> Self {
+        Self::DeleteGroups(m)
+    }
+}
+
+impl From<DeleteRecordsResponse> for ResponseBody {
+    fn from(m: DeleteRecordsResponse) -> Self {
+        Self::DeleteRecords(m)
+    }
+}
+
+impl From<DeleteShareGroupOffsetsResponse> for ResponseBody {
+    fn from(m: DeleteShareGroupOffsetsResponse) -> Self {
+        Self::DeleteShareGroupOffsets(m)
+    }
+}
+
+impl From<DeleteShareGroupStateResponse> for ResponseBody {
+    fn from(m: DeleteShareGroupStateResponse) -> Self {
+        Self::DeleteShareGroupState(m)
+    }
+}
+
+impl From<DeleteTopicsResponse> for ResponseBody {
+    fn from(m: DeleteTopicsResponse) -> Self {
+        Self::DeleteTopics(m)
+    }
+}
+
+impl From<DescribeAclsResponse> for ResponseBody {
+    fn from(m: DescribeAclsResponse) -> Self {
+        Self::DescribeAcls(m)
+    }
+}
+
+impl From<DescribeClientQuotasResponse> for ResponseBody {
+    fn from(m: DescribeClientQuotasResponse) -> Self {
+        Self::DescribeClientQuotas(m)
+    }
+}
+
+impl From<DescribeClusterResponse> for ResponseBody {
+    fn from(m: DescribeClusterResponse) -> Self {
+        Self::DescribeCluster(m)
+    }
+}
+
+impl From<DescribeConfigsResponse> for ResponseBody {
+    fn from(m: DescribeConfigsResponse) -> Self {
+        Self::DescribeConfigs(m)
+    }
+}
+
+impl From<DescribeDelegationTokenResponse> for ResponseBody {
+    fn from(m: DescribeDelegationTokenResponse) -> Self {
+        Self::DescribeDelegationToken(m)
+    }
+}
+
+impl From<DescribeGroupsResponse> for ResponseBody {
+    fn from(m: DescribeGroupsResponse) -> Self {
+        Self::DescribeGroups(m)
+    }
+}
+
+impl From<DescribeLogDirsResponse> for ResponseBody {
+    fn from(m: DescribeLogDirsResponse) -> Self {
+        Self::DescribeLogDirs(m)
+    }
+}
+
+impl From<DescribeProducersResponse> for ResponseBody {
+    fn from(m: DescribeProducersResponse) -> Self {
+        Self::DescribeProducers(m)
+    }
+}
+
+impl From<DescribeQuorumResponse> for ResponseBody {
+    fn from(m: DescribeQuorumResponse) -> Self {
+        Self::DescribeQuorum(m)
+    }
+}
+
+impl From<DescribeShareGroupOffsetsResponse> for ResponseBody {
+    fn from(m: DescribeShareGroupOffsetsResponse) -> Self {
+        Self::DescribeShareGroupOffsets(m)
+    }
+}
+
+impl From<DescribeTopicPartitionsResponse> for ResponseBody {
+    fn from(m: DescribeTopicPartitionsResponse) -> Self {
+        Self::DescribeTopicPartitions(m)
+    }
+}
+
+impl From<DescribeTransactionsResponse> for ResponseBody {
+    fn from(m: DescribeTransactionsResponse) -> Self {
+        Self::DescribeTransactions(m)
+    }
+}
+
+impl From<DescribeUserScramCredentialsResponse> for ResponseBody {
+    fn from(m: DescribeUserScramCredentialsResponse) -> Self {
+        Self::DescribeUserScramCredentials(m)
+    }
+}
+
+impl From<ElectLeadersResponse> for ResponseBody {
+    fn from(m: ElectLeadersResponse) -> Self {
+        Self::ElectLeaders(m)
+    }
+}
+
+impl From<EndQuorumEpochResponse> for ResponseBody {
+    fn from(m: EndQuorumEpochResponse) -> Self {
+        Self::EndQuorumEpoch(m)
+    }
+}
+
+impl From<EndTxnResponse> for ResponseBody {
+    fn from(m: EndTxnResponse) -> Self {
+        Self::EndTxn(m)
+    }
+}
+
+impl From<EnvelopeResponse> for ResponseBody {
+    fn from(m: EnvelopeResponse) -> Self {
+        Self::Envelope(m)
+    }
+}
+
+impl From<ExpireDelegationTokenResponse> for ResponseBody {
+    fn from(m: ExpireDelegationTokenResponse) -> Self {
+        Self::ExpireDelegationToken(m)
+    }
+}
+
+impl From<FetchResponse> for ResponseBody {
+    fn from(m: FetchResponse) -> Self {
+        Self::Fetch(m)
+    }
+}
+
+impl From<FetchSnapshotResponse> for ResponseBody {
+    fn from(m: FetchSnapshotResponse) -> Self {
+        Self::FetchSnapshot(m)
+    }
+}
+
+impl From<FindCoordinatorResponse> for ResponseBody {
+    fn from(m: FindCoordinatorResponse) -> Self {
+        Self::FindCoordinator(m)
+    }
+}
+
+impl From<GetTelemetrySubscriptionsResponse> for ResponseBody {
+    fn from(m: GetTelemetrySubscriptionsResponse) -> Self {
+        Self::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl From<HeartbeatResponse> for ResponseBody {
+    fn from(m: HeartbeatResponse) -> Self {
+        Self::Heartbeat(m)
+    }
+}
+
+impl From<IncrementalAlterConfigsResponse> for ResponseBody {
+    fn from(m: IncrementalAlterConfigsResponse) -> Self {
+        Self::IncrementalAlterConfigs(m)
+    }
+}
+
+impl From<InitProducerIdResponse> for ResponseBody {
+    fn from(m: InitProducerIdResponse) -> Self {
+        Self::InitProducerId(m)
+    }
+}
+
+impl From<InitializeShareGroupStateResponse> for ResponseBody {
+    fn from(m: InitializeShareGroupStateResponse) -> Self {
+        Self::InitializeShareGroupState(m)
+    }
+}
+
+impl From<JoinGroupResponse> for ResponseBody {
+    fn from(m: JoinGroupResponse) -> Self {
+        Self::JoinGroup(m)
+    }
+}
+
+impl From<LeaderAndIsrResponse> for ResponseBody {
+    fn from(m: LeaderAndIsrResponse) -> Self {
+        Self::LeaderAndIsr(m)
+    }
+}
+
+impl From<LeaveGroupResponse> for ResponseBody {
+    fn from(m: LeaveGroupResponse) -> Self {
+        Self::LeaveGroup(m)
+    }
+}
+
+impl From<ListConfigResourcesResponse> for ResponseBody {
+    fn from(m: ListConfigResourcesResponse) -> Self {
+        Self::ListConfigResources(m)
+    }
+}
+
+impl From<ListGroupsResponse> for ResponseBody {
+    fn from(m: ListGroupsResponse) -> Self {
+        Self::ListGroups(m)
+    }
+}
+
+impl From<ListOffsetsResponse> for ResponseBody {
+    fn from(m: ListOffsetsResponse) -> Self {
+        Self::ListOffsets(m)
+    }
+}
+
+impl From<ListPartitionReassignmentsResponse> for ResponseBody {
+    fn from(m: ListPartitionReassignmentsResponse) -> Self {
+        Self::ListPartitionReassignments(m)
+    }
+}
+
+impl From<ListTransactionsResponse> for ResponseBody {
+    fn from(m: ListTransactionsResponse) -> Self {
+        Self::ListTransactions(m)
+    }
+}
+
+impl From<MetadataResponse> for ResponseBody {
+    fn from(m: MetadataResponse) -> Self {
+        Self::Metadata(m)
+    }
+}
+
+impl From<OffsetCommitResponse> for ResponseBody {
+    fn from(m: OffsetCommitResponse) -> Self {
+        Self::OffsetCommit(m)
+    }
+}
+
+impl From<OffsetDeleteResponse> for ResponseBody {
+    fn from(m: OffsetDeleteResponse) -> Self {
+        Self::OffsetDelete(m)
+    }
+}
+
+impl From<OffsetFetchResponse> for ResponseBody {
+    fn from(m: OffsetFetchResponse) -> Self {
+        Self::OffsetFetch(m)
+    }
+}
+
+impl From<OffsetForLeaderEpochResponse> for ResponseBody {
+    fn from(m: OffsetForLeaderEpochResponse) -> Self {
+        Self::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl From<ProduceResponse> for ResponseBody {
+    fn from(m: ProduceResponse) -> Self {
+        Self::Produce(m)
+    }
+}
+
+impl From<PushTelemetryResponse> for ResponseBody {
+    fn from(m: PushTelemetryResponse) -> Self {
+        Self::PushTelemetry(m)
+    }
+}
+
+impl From<ReadShareGroupStateResponse> for ResponseBody {
+    fn from(m: ReadShareGroupStateResponse) -> Self {
+        Self::ReadShareGroupState(m)
+    }
+}
+
+impl From<ReadShareGroupStateSummaryResponse> for ResponseBody {
+    fn from(m: ReadShareGroupStateSummaryResponse) -> Self {
+        Self::ReadShareGroupStateSummary(m)
+    }
+}
+
+impl From<RemoveRaftVoterResponse> for ResponseBody {
+    fn from(m: RemoveRaftVoterResponse) -> Self {
+        Self::RemoveRaftVoter(m)
+    }
+}
+
+impl From<RenewDelegationTokenResponse> for ResponseBody {
+    fn from(m: RenewDelegationTokenResponse) -> Self {
+        Self::RenewDelegationToken(m)
+    }
+}
+
+impl From<SaslAuthenticateResponse> for ResponseBody {
+    fn from(m: SaslAuthenticateResponse) -> Self {
+        Self::SaslAuthenticate(m)
+    }
+}
+
+impl From<SaslHandshakeResponse> for ResponseBody {
+    fn from(m: SaslHandshakeResponse) -> Self {
+        Self::SaslHandshake(m)
+    }
+}
+
+impl From<ShareAcknowledgeResponse> for ResponseBody {
+    fn from(m: ShareAcknowledgeResponse) -> Self {
+        Self::ShareAcknowledge(m)
+    }
+}
+
+impl From<ShareFetchResponse> for ResponseBody {
+    fn from(m: ShareFetchResponse) -> Self {
+        Self::ShareFetch(m)
+    }
+}
+
+impl From<ShareGroupDescribeResponse> for ResponseBody {
+    fn from(m: ShareGroupDescribeResponse) -> Self {
+        Self::ShareGroupDescribe(m)
+    }
+}
+
+impl From<ShareGroupHeartbeatResponse> for ResponseBody {
+    fn from(m: ShareGroupHeartbeatResponse) -> Self {
+        Self::ShareGroupHeartbeat(m)
+    }
+}
+
+impl From<StopReplicaResponse> for ResponseBody {
+    fn from(m: StopReplicaResponse) -> Self {
+        Self::StopReplica(m)
+    }
+}
+
+impl From<StreamsGroupDescribeResponse> for ResponseBody {
+    fn from(m: StreamsGroupDescribeResponse) -> Self {
+        Self::StreamsGroupDescribe(m)
+    }
+}
+
+impl From<StreamsGroupHeartbeatResponse> for ResponseBody {
+    fn from(m: StreamsGroupHeartbeatResponse) -> Self {
+        Self::StreamsGroupHeartbeat(m)
+    }
+}
+
+impl From<SyncGroupResponse> for ResponseBody {
+    fn from(m: SyncGroupResponse) -> Self {
+        Self::SyncGroup(m)
+    }
+}
+
+impl From<TxnOffsetCommitResponse> for ResponseBody {
+    fn from(m: TxnOffsetCommitResponse) -> Self {
+        Self::TxnOffsetCommit(m)
+    }
+}
+
+impl From<UnregisterBrokerResponse> for ResponseBody {
+    fn from(m: UnregisterBrokerResponse) -> Self {
+        Self::UnregisterBroker(m)
+    }
+}
+
+impl From<UpdateFeaturesResponse> for ResponseBody {
+    fn from(m: UpdateFeaturesResponse) -> Self {
+        Self::UpdateFeatures(m)
+    }
+}
+
+impl From<UpdateMetadataResponse> for ResponseBody {
+    fn from(m: UpdateMetadataResponse) -> Self {
+        Self::UpdateMetadata(m)
+    }
+}
+
+impl From<UpdateRaftVoterResponse> for ResponseBody {
+    fn from(m: UpdateRaftVoterResponse) -> Self {
+        Self::UpdateRaftVoter(m)
+    }
+}
+
+impl From<VoteResponse> for ResponseBody {
+    fn from(m: VoteResponse) -> Self {
+        Self::Vote(m)
+    }
+}
+
+impl From<WriteShareGroupStateResponse> for ResponseBody {
+    fn from(m: WriteShareGroupStateResponse) -> Self {
+        Self::WriteShareGroupState(m)
+    }
+}
+
+impl From<WriteTxnMarkersResponse> for ResponseBody {
+    fn from(m: WriteTxnMarkersResponse) -> Self {
+        Self::WriteTxnMarkers(m)
     }
 }
 
