@@ -7,6 +7,7 @@
 //! semantics. None of it reads a socket; the broker owns the connection and calls in.
 
 pub mod jaas;
+pub mod mapping;
 pub mod plain;
 pub mod principal;
 pub mod scram;
