@@ -6,6 +6,10 @@
 //! forms Kafka users hand over, and the ACL authorizer with Kafka's `StandardAuthorizer`
 //! semantics. None of it reads a socket; the broker owns the connection and calls in.
 
+pub mod jaas;
+pub mod mapping;
+pub mod plain;
 pub mod principal;
+pub mod scram;
 
 pub use principal::KafkaPrincipal;
