@@ -291,6 +291,9 @@ pub struct BrokerConfig {
     pub offsets_retention_check_interval_ms: i64,
     /// `offset.metadata.max.bytes`.
     pub offset_metadata_max_bytes: i32,
+    /// The security section (SASL, TLS material, authorizer), checked: every key in it is one
+    /// Sluice enforces.
+    pub security: crate::security::SecurityConfig,
     /// Every explicitly set key and its origin; DescribeConfigs uses it to
     /// report STATIC_BROKER_CONFIG versus DEFAULT_CONFIG.
     pub raw: RawConfig,
@@ -469,6 +472,12 @@ impl BrokerConfig {
         let map_text = g.string("listener.security.protocol.map")?;
         let protocol_map = parse_protocol_map(&map_text)?;
         let listeners = parse_listeners("listeners", &g.string("listeners")?, &protocol_map, true)?;
+        let security = crate::security::SecurityConfig::from_raw(&raw)?;
+        for l in &listeners {
+            if matches!(l.security_protocol, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl) {
+                security.sasl_mechanisms(&l.name)?;
+            }
+        }
         if listeners.is_empty() {
             return Err(invalid(
                 "listeners",
@@ -714,6 +723,7 @@ impl BrokerConfig {
             fetch_max_bytes: g.i32("fetch.max.bytes")?,
             offsets_retention_check_interval_ms: g.i64("offsets.retention.check.interval.ms")?,
             offset_metadata_max_bytes: g.i32("offset.metadata.max.bytes")?,
+            security,
             raw: raw.clone(),
         };
         Ok((config, warnings))

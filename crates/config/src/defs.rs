@@ -652,10 +652,6 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "socket.receive.buffer.bytes",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
-    "security.inter.broker.protocol",
-    "sasl.enabled.mechanisms",
-    "sasl.mechanism.controller.protocol",
-    "sasl.mechanism.inter.broker.protocol",
     "log.cleaner.enable",
     "log.cleaner.threads",
     "auto.leader.rebalance.enable",
@@ -663,10 +659,10 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "metadata.log.dir",
 ];
 
-/// Prefixes of Kafka key families Sluice does not implement yet (TLS, SASL,
-/// per-listener overrides). Warned about as `Ignored`, never echoed with
-/// their values, since many hold secrets.
-pub(crate) const IGNORED_PREFIXES: &[&str] = &["ssl.", "sasl.", "listener.name.", "authorizer.", "super.users"];
+/// Prefixes of Kafka key families Sluice accepts without effect. Empty: the security families
+/// (`ssl.`, `sasl.`, `listener.name.`, the authorizer's) are enforced or refused by
+/// `security.rs`, never ignored.
+pub(crate) const IGNORED_PREFIXES: &[&str] = &[];
 
 /// ZooKeeper-era keys Kafka 4.0 no longer reads.
 pub(crate) const REMOVED_PREFIXES: &[&str] = &[

@@ -48,6 +48,15 @@ pub enum ConfigError {
         /// What the key accepts, e.g. "must be an integer between 0 and 2147483647".
         allowed: String,
     },
+    /// A security setting Sluice cannot enforce, or an unusable value for one. The value is
+    /// never part of the message: security keys hold passwords and keys.
+    #[error("Configuration '{key}' cannot be used: {message}.")]
+    Security {
+        /// The property name, as given.
+        key: String,
+        /// Why, and what to do instead.
+        message: String,
+    },
     /// A topic-level config name that Kafka does not know. Kafka rejects
     /// these in CreateTopics/AlterConfigs with `INVALID_CONFIG`.
     #[error("Unknown topic config name '{key}'; valid names are: {valid}.")]

@@ -108,7 +108,7 @@ pub fn env_var_to_key(var: &str) -> Option<(&'static str, String)> {
 }
 
 fn is_known(key: &str) -> bool {
-    broker_key(key).is_some() || is_ignored(key) || is_removed(key)
+    broker_key(key).is_some() || is_ignored(key) || is_removed(key) || crate::security::is_security_key(key)
 }
 
 fn is_ignored(key: &str) -> bool {
@@ -144,7 +144,12 @@ pub fn layer(
             if prefix != wanted {
                 continue;
             }
-            if is_known(&key) {
+            // KAFKA_SASL_USERNAME and the like belong to clients sharing the environment: a
+            // security key from KAFKA_* counts only if it is one the broker enforces.
+            let client_setting = prefix == "KAFKA_"
+                && crate::security::is_security_key(&key)
+                && crate::security::check_key(&key).is_err();
+            if is_known(&key) && !client_setting {
                 raw.set(key, value.clone(), Origin::Env { var: var.clone() })?;
             } else if prefix == "SLUICE_" && !SLUICE_NON_CONFIG_ENV_VARS.contains(&var.as_str()) {
                 // KAFKA_* is shared with unrelated tooling (KAFKA_OPTS,
@@ -170,7 +175,7 @@ pub fn layer(
         raw.set(k.to_string(), v.trim_start().to_string(), Origin::Override)?;
     }
     for (key, v) in &raw.values {
-        if broker_key(key).is_some() {
+        if broker_key(key).is_some() || crate::security::is_security_key(key) {
             continue;
         }
         let (kind, message) = if is_ignored(key) {

@@ -33,6 +33,7 @@ mod dynamic;
 mod error;
 mod layers;
 mod properties;
+mod security;
 mod topic;
 
 pub use broker::{
@@ -44,6 +45,9 @@ pub use dynamic::{DynamicBrokerConfigs, is_dynamic_broker_config, validate_dynam
 pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
 pub use layers::{
     MAX_VALUE_BYTES, RawConfig, RawValue, SLUICE_NON_CONFIG_ENV_VARS, env_var_to_key, layer, read_config_file,
+};
+pub use security::{
+    OAUTH_UNSECURED_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS_OLD, SASL_MECHANISMS, SecurityConfig,
 };
 pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 pub use topic::{

@@ -126,13 +126,17 @@ fn unknown_ignored_and_removed_keys_warn() {
     let w = l.warnings.iter().find(|w| w.key == "foo.bar").unwrap();
     assert_eq!(w.origin, Origin::File { line: 1 });
     assert!(w.to_string().contains("line 1"));
-    let secure = load_from_str(Some("ssl.keystore.password=secret\nlistener.name.ssl.x=1"), &[], &[]).unwrap();
-    assert!(
-        secure.warnings.iter().all(|w| w.kind == WarningKind::Ignored),
-        "{:?}",
-        secure.warnings
-    );
-    assert!(secure.warnings.iter().all(|w| !w.to_string().contains("secret")));
+    // Security keys are enforced, never ignored: a known one loads without a warning, an unknown
+    // one stops start-up, and neither message shows a value.
+    let secure = load_from_str(Some("ssl.keystore.password=secret"), &[], &[]).unwrap();
+    assert!(secure.warnings.is_empty(), "{:?}", secure.warnings);
+    let refused = load_from_str(Some("ssl.keystore.password=secret\nlistener.name.ssl.x=secret"), &[], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("listener.name.ssl.x") && !refused.contains("secret"), "{refused}");
+    // A client's settings in the shared environment (KAFKA_SASL_USERNAME) are not the broker's.
+    let env = [("KAFKA_SASL_USERNAME".to_string(), "app".to_string())];
+    assert!(load_from_str(None, &env, &[]).is_ok());
 }
 
 #[test]
@@ -285,6 +289,7 @@ fn listeners_parse() {
     let f = "listeners=PLAINTEXT://:9092,ssl://[::1]:9093,CONTROLLER://localhost:0,INTERNAL://0.0.0.0:0\n\
              listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT,INTERNAL:SASL_SSL\n\
              controller.listener.names=CONTROLLER\n\
+             sasl.enabled.mechanisms=PLAIN\n\
              advertised.listeners=PLAINTEXT://broker.example:19092,SSL://broker.example:19093";
     let c = load_from_str(Some(f), &[], &[]).unwrap().config;
     assert_eq!(c.listeners.len(), 4);

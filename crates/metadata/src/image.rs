@@ -1,8 +1,8 @@
 //! The in-memory image: what the metadata log says, after applying every record in order.
 
-use crate::record::{ConfigResource, MetadataRecord};
+use crate::record::{AclEntry, ConfigResource, MetadataRecord, ScramCredentialEntry};
 use sluice_protocol::Uuid;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,10 @@ pub struct MetadataImage {
     pub configs: BTreeMap<(ConfigResource, String), BTreeMap<String, String>>,
     /// The first producer id not yet handed out.
     pub next_producer_id: i64,
+    /// SCRAM credentials by user, then Kafka's mechanism code.
+    pub scram: BTreeMap<String, BTreeMap<i8, ScramCredentialEntry>>,
+    /// Every ACL, ordered (so a rebuilt authorizer sees them in one order on every broker).
+    pub acls: BTreeSet<AclEntry>,
 }
 
 /// A record that does not fit the image it is applied to: the log is inconsistent.
@@ -176,6 +180,23 @@ impl MetadataImage {
                 if entry.is_empty() {
                     self.configs.remove(&(*resource, name.clone()));
                 }
+            }
+            MetadataRecord::ScramCredential(e) => {
+                self.scram.entry(e.name.clone()).or_default().insert(e.mechanism, e.clone());
+            }
+            MetadataRecord::RemoveScramCredential { name, mechanism } => {
+                if let Some(user) = self.scram.get_mut(name) {
+                    user.remove(mechanism);
+                    if user.is_empty() {
+                        self.scram.remove(name);
+                    }
+                }
+            }
+            MetadataRecord::Acl(a) => {
+                self.acls.insert(a.clone());
+            }
+            MetadataRecord::RemoveAcl(a) => {
+                self.acls.remove(a);
             }
             MetadataRecord::ProducerIds { next_producer_id } => {
                 if *next_producer_id < self.next_producer_id {

@@ -21,7 +21,7 @@ pub mod record;
 
 pub use image::{ApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use log::{Entry, LogError, MetadataLog};
-pub use record::{ConfigResource, MetadataRecord, RecordError};
+pub use record::{AclEntry, ConfigResource, MetadataRecord, RecordError, ScramCredentialEntry};
 
 use std::path::Path;
 

@@ -75,6 +75,56 @@ pub enum MetadataRecord {
         /// The first id not yet handed out.
         next_producer_id: i64,
     },
+    /// A user's SCRAM credential for one mechanism was set (replacing any earlier one).
+    ScramCredential(ScramCredentialEntry),
+    /// A user's SCRAM credential for one mechanism was removed.
+    RemoveScramCredential {
+        /// The user.
+        name: String,
+        /// Kafka's mechanism code (1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512).
+        mechanism: i8,
+    },
+    /// An ACL was added.
+    Acl(AclEntry),
+    /// An ACL was removed (the entry equal to this one).
+    RemoveAcl(AclEntry),
+}
+
+/// A SCRAM credential as the broker keeps it: never the password, only what RFC 5802 needs to
+/// check a proof (Kafka's `UserScramCredentialRecord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramCredentialEntry {
+    /// The user.
+    pub name: String,
+    /// Kafka's mechanism code (1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512).
+    pub mechanism: i8,
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// `H(ClientKey)`.
+    pub stored_key: Vec<u8>,
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub server_key: Vec<u8>,
+    /// PBKDF2 iterations.
+    pub iterations: i32,
+}
+
+/// One access control entry on a resource pattern, with Kafka's codes (`AccessControlEntryRecord`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AclEntry {
+    /// Resource type code (2 topic, 3 group, 4 cluster, 5 transactional id, ...).
+    pub resource_type: i8,
+    /// Resource name or prefix (`*` for the wildcard).
+    pub resource_name: String,
+    /// Pattern type code (3 literal, 4 prefixed).
+    pub pattern_type: i8,
+    /// `User:alice`.
+    pub principal: String,
+    /// Host, or `*`.
+    pub host: String,
+    /// Operation code.
+    pub operation: i8,
+    /// Permission code (2 deny, 3 allow).
+    pub permission: i8,
 }
 
 const TYPE_REGISTER_BROKER: u8 = 1;
@@ -83,6 +133,10 @@ const TYPE_PARTITION: u8 = 3;
 const TYPE_REMOVE_TOPIC: u8 = 4;
 const TYPE_CONFIG: u8 = 5;
 const TYPE_PRODUCER_IDS: u8 = 6;
+const TYPE_SCRAM: u8 = 7;
+const TYPE_REMOVE_SCRAM: u8 = 8;
+const TYPE_ACL: u8 = 9;
+const TYPE_REMOVE_ACL: u8 = 10;
 /// The only version of each record type written so far.
 const VERSION_0: u8 = 0;
 
@@ -115,6 +169,33 @@ fn put_ids(buf: &mut BytesMut, ids: &[i32]) -> Result<(), RecordError> {
         buf.put_i32(*id);
     }
     Ok(())
+}
+
+fn put_blob(buf: &mut BytesMut, b: &[u8]) -> Result<(), RecordError> {
+    c::put_bytes(buf, &Bytes::copy_from_slice(b), false, "metadata").map_err(|e| RecordError::TooLong(e.to_string()))
+}
+
+fn put_acl(buf: &mut BytesMut, a: &AclEntry) -> Result<(), RecordError> {
+    buf.put_i8(a.resource_type);
+    put_str(buf, &a.resource_name)?;
+    buf.put_i8(a.pattern_type);
+    put_str(buf, &a.principal)?;
+    put_str(buf, &a.host)?;
+    buf.put_i8(a.operation);
+    buf.put_i8(a.permission);
+    Ok(())
+}
+
+fn get_acl(b: &mut Bytes) -> Result<AclEntry, DecodeError> {
+    Ok(AclEntry {
+        resource_type: c::get_i8(b)?,
+        resource_name: c::get_string(b, false, "resource_name")?,
+        pattern_type: c::get_i8(b)?,
+        principal: c::get_string(b, false, "principal")?,
+        host: c::get_string(b, false, "host")?,
+        operation: c::get_i8(b)?,
+        permission: c::get_i8(b)?,
+    })
 }
 
 fn get_ids(buf: &mut Bytes) -> Result<Vec<i32>, DecodeError> {
@@ -194,6 +275,28 @@ impl MetadataRecord {
                 buf.put_slice(&[TYPE_PRODUCER_IDS, VERSION_0]);
                 buf.put_i64(*next_producer_id);
             }
+            MetadataRecord::ScramCredential(e) => {
+                buf.put_slice(&[TYPE_SCRAM, VERSION_0]);
+                put_str(buf, &e.name)?;
+                buf.put_i8(e.mechanism);
+                put_blob(buf, &e.salt)?;
+                put_blob(buf, &e.stored_key)?;
+                put_blob(buf, &e.server_key)?;
+                buf.put_i32(e.iterations);
+            }
+            MetadataRecord::RemoveScramCredential { name, mechanism } => {
+                buf.put_slice(&[TYPE_REMOVE_SCRAM, VERSION_0]);
+                put_str(buf, name)?;
+                buf.put_i8(*mechanism);
+            }
+            MetadataRecord::Acl(a) => {
+                buf.put_slice(&[TYPE_ACL, VERSION_0]);
+                put_acl(buf, a)?;
+            }
+            MetadataRecord::RemoveAcl(a) => {
+                buf.put_slice(&[TYPE_REMOVE_ACL, VERSION_0]);
+                put_acl(buf, a)?;
+            }
         }
         Ok(())
     }
@@ -204,7 +307,16 @@ impl MetadataRecord {
         let version = c::get_i8(&mut buf)? as u8;
         let known = matches!(
             record_type,
-            TYPE_REGISTER_BROKER | TYPE_TOPIC | TYPE_PARTITION | TYPE_REMOVE_TOPIC | TYPE_CONFIG | TYPE_PRODUCER_IDS
+            TYPE_REGISTER_BROKER
+                | TYPE_TOPIC
+                | TYPE_PARTITION
+                | TYPE_REMOVE_TOPIC
+                | TYPE_CONFIG
+                | TYPE_PRODUCER_IDS
+                | TYPE_SCRAM
+                | TYPE_REMOVE_SCRAM
+                | TYPE_ACL
+                | TYPE_REMOVE_ACL
         );
         if !known {
             return Err(RecordError::UnknownType(record_type));
@@ -262,6 +374,20 @@ impl MetadataRecord {
                     value: c::get_nullable_string(b, false)?,
                 }
             }
+            TYPE_SCRAM => MetadataRecord::ScramCredential(ScramCredentialEntry {
+                name: c::get_string(b, false, "name")?,
+                mechanism: c::get_i8(b)?,
+                salt: c::get_bytes(b, false, "salt")?.to_vec(),
+                stored_key: c::get_bytes(b, false, "stored_key")?.to_vec(),
+                server_key: c::get_bytes(b, false, "server_key")?.to_vec(),
+                iterations: c::get_i32(b)?,
+            }),
+            TYPE_REMOVE_SCRAM => MetadataRecord::RemoveScramCredential {
+                name: c::get_string(b, false, "name")?,
+                mechanism: c::get_i8(b)?,
+            },
+            TYPE_ACL => MetadataRecord::Acl(get_acl(b)?),
+            TYPE_REMOVE_ACL => MetadataRecord::RemoveAcl(get_acl(b)?),
             _ => MetadataRecord::ProducerIds {
                 next_producer_id: c::get_i64(b)?,
             },
@@ -317,6 +443,36 @@ mod tests {
                 topic_id: Uuid([3; 16]),
             },
             MetadataRecord::ProducerIds { next_producer_id: 5000 },
+            MetadataRecord::ScramCredential(ScramCredentialEntry {
+                name: "alice".into(),
+                mechanism: 2,
+                salt: vec![1, 2, 3],
+                stored_key: vec![4; 64],
+                server_key: vec![5; 64],
+                iterations: 4096,
+            }),
+            MetadataRecord::RemoveScramCredential {
+                name: "alice".into(),
+                mechanism: 1,
+            },
+            MetadataRecord::Acl(AclEntry {
+                resource_type: 2,
+                resource_name: "franc.".into(),
+                pattern_type: 4,
+                principal: "User:alice".into(),
+                host: "*".into(),
+                operation: 4,
+                permission: 3,
+            }),
+            MetadataRecord::RemoveAcl(AclEntry {
+                resource_type: 4,
+                resource_name: "kafka-cluster".into(),
+                pattern_type: 3,
+                principal: "User:*".into(),
+                host: "127.0.0.1".into(),
+                operation: 2,
+                permission: 2,
+            }),
         ]
     }
 
