@@ -294,6 +294,7 @@ async fn bad_tokens_are_refused_with_kafkas_error_flow() {
 
     let with = |f: &dyn Fn(&mut Value)| {
         let mut c = claims("alice");
+        c["iat"] = json!(now - 300);
         f(&mut c);
         rsa.sign(&c)
     };
@@ -301,6 +302,11 @@ async fn bad_tokens_are_refused_with_kafkas_error_flow() {
     assert_accepted(&validator, &with(&|c| c["exp"] = json!(now - 20)), "alice");
     assert_refused(&validator, &with(&|c| c["nbf"] = json!(now + 120)), "not yet valid");
     assert_accepted(&validator, &with(&|c| c["nbf"] = json!(now + 10)), "alice");
+    assert_refused(
+        &validator,
+        &with(&|c| c["iat"] = json!(now + 1000)),
+        "cannot be before the Issued At",
+    );
     assert_refused(
         &validator,
         &with(&|c| c["aud"] = json!("someone-else")),

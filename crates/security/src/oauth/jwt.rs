@@ -115,9 +115,9 @@ struct Rules {
 ///    (see [`KeySet`]); an unknown `kid` also asks the cache for an early refresh;
 /// 4. the signature verifies with that key;
 /// 5. `exp` is present, numeric, non-negative, and `now - skew < exp`;
-/// 6. `iat` is present, numeric and non-negative (Kafka requires it but, like jose4j by default,
-///    does not compare it with the clock);
-/// 7. `nbf`, if present, is numeric and `now + skew >= nbf`;
+/// 6. `iat` is present, numeric and non-negative, and `exp` is not before it (Kafka requires
+///    `iat` but, like jose4j by default, does not compare it with the clock);
+/// 7. `nbf`, if present, is numeric, not after `exp`, and `now + skew >= nbf`;
 /// 8. `aud`: with an expected audience configured, the token's `aud` (a string or an array of
 ///    strings) must contain one of them; with none configured, a token carrying `aud` at all is
 ///    refused (jose4j's default, which Kafka keeps; set the expected audience to accept them);
@@ -263,7 +263,18 @@ impl Rules {
         }
         let iat = numeric_date(claims, "iat")?
             .ok_or_else(|| TokenError::invalid_token("No Issued At (iat) claim present."))?;
-        if let Some(nbf) = numeric_date(claims, "nbf")? {
+        let nbf = numeric_date(claims, "nbf")?;
+        if exp < iat {
+            return Err(TokenError::invalid_token(format!(
+                "The Expiration Time (exp={exp}) claim value cannot be before the Issued At (iat={iat}) claim value"
+            )));
+        }
+        if let Some(nbf) = nbf {
+            if exp < nbf {
+                return Err(TokenError::invalid_token(format!(
+                    "The Expiration Time (exp={exp}) claim value cannot be before the Not Before (nbf={nbf}) claim value"
+                )));
+            }
             if now.saturating_add(skew) < nbf {
                 return Err(TokenError::invalid_token(format!(
                     "The JWT is not yet valid as the evaluation time {now} is before the Not Before {nbf} (skew {skew} s)"
@@ -398,6 +409,8 @@ mod tests {
             r#"{"sub":"a","exp":2000000000,"iat":0,"nbf":1000000031}"#,
             r#"{"sub":"a","exp":2000000000,"iat":0,"aud":"x"}"#,
             r#"{"sub":"a","exp":2000000000,"iat":-1}"#,
+            r#"{"sub":"a","exp":2000000000,"iat":2000000001}"#,
+            r#"{"sub":"a","exp":2000000000,"iat":0,"nbf":2000000001}"#,
             r#"{"sub":"a","exp":2000000000,"iat":0,"scope":["a","a"]}"#,
             r#"{"sub":"a","exp":2000000000,"iat":0,"scope":["a",""]}"#,
             r#"{"sub":"a","exp":2000000000,"iat":0,"scope":["a",1]}"#,

@@ -413,3 +413,108 @@ mod tests {
         assert_eq!(SaslError::Authentication("x".into()).client_message(false), "x");
     }
 }
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use crate::oauth::TokenError;
+
+    /// Accepts the token "good" as principal "alice"; refuses anything else; refuses the
+    /// extension `bad`.
+    struct Stub;
+
+    impl TokenValidator for Stub {
+        fn validate(&self, token: &str, _now_ms: i64) -> Result<OAuthBearerToken, TokenError> {
+            if token != "good" {
+                return Err(TokenError::invalid_token("not good"));
+            }
+            Ok(OAuthBearerToken {
+                value: token.into(),
+                principal_name: "alice".into(),
+                scope: Default::default(),
+                lifetime_ms: 42_000,
+                start_time_ms: None,
+            })
+        }
+
+        fn validate_extensions(
+            &self,
+            _token: &OAuthBearerToken,
+            extensions: &BTreeMap<String, String>,
+        ) -> Vec<(String, String)> {
+            extensions
+                .iter()
+                .filter(|(k, _)| *k == "bad")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+    }
+
+    fn server() -> OAuthBearerServer {
+        OAuthBearerServer::new(Arc::new(Stub))
+    }
+
+    #[test]
+    fn success_records_principal_and_lifetime_and_then_refuses_more_messages() {
+        let mut s = server();
+        assert!(!s.is_complete());
+        assert_eq!(s.authorization_id(), None);
+        assert_eq!(
+            s.evaluate_at(b"n,a=alice,\x01auth=Bearer good\x01x=1\x01\x01", 0),
+            Ok(Step::Complete)
+        );
+        assert_eq!(s.authorization_id(), Some("alice"));
+        assert_eq!(s.credential_lifetime_ms(), Some(42_000));
+        assert_eq!(s.extensions().unwrap().get("x").map(String::as_str), Some("1"));
+        assert!(matches!(s.evaluate_at(b"\x01", 0), Err(SaslError::Protocol(_))));
+    }
+
+    #[test]
+    fn a_refused_token_gets_the_error_json_then_fails_on_the_acknowledgement() {
+        let mut s = server();
+        let challenge = s.evaluate_at(b"n,,\x01auth=Bearer nope\x01\x01", 0).unwrap();
+        assert_eq!(challenge, Step::Challenge(br#"{"status":"invalid_token"}"#.to_vec()));
+        assert_eq!(
+            s.evaluate_at(b"\x01", 0),
+            Err(SaslError::Authentication(r#"{"status":"invalid_token"}"#.into()))
+        );
+        // As in Kafka, a client that answers the challenge with a new initial response gets a
+        // fresh evaluation instead.
+        let mut s = server();
+        assert!(matches!(
+            s.evaluate_at(b"n,,\x01auth=Bearer nope\x01\x01", 0),
+            Ok(Step::Challenge(_))
+        ));
+        assert_eq!(s.evaluate_at(b"n,,\x01auth=Bearer good\x01\x01", 0), Ok(Step::Complete));
+    }
+
+    #[test]
+    fn authzid_and_extension_refusals_use_kafkas_messages() {
+        let err = server()
+            .evaluate_at(b"n,a=bob,\x01auth=Bearer good\x01\x01", 0)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SaslError::Authentication(
+                "Authentication failed: Client requested an authorization id (bob) that is different from the token's principal name (alice)".into()
+            )
+        );
+        let err = server()
+            .evaluate_at(b"n,,\x01auth=Bearer good\x01bad=v w\x01\x01", 0)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SaslError::Authentication("Authentication failed: 1 extensions are invalid! They are: bad: v w".into())
+        );
+    }
+
+    #[test]
+    fn error_json_carries_scope_and_openid_configuration_like_kafka() {
+        let mut e = TokenError::insufficient_scope("r", "[a, b]");
+        e.openid_configuration = Some("https://idp/.well-known/openid-configuration".into());
+        assert_eq!(
+            e.to_kafka_json(),
+            r#"{"status":"insufficient_scope", "scope":"[a, b]", "openid-configuration":"https://idp/.well-known/openid-configuration"}"#
+        );
+    }
+}
