@@ -8,7 +8,6 @@
 //! (16 `kid`s remembered, `kid`s over 1000 characters ignored). It fails closed where Kafka would
 //! refuse to start: until the first load succeeds, every token is refused.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -272,7 +271,6 @@ pub struct JwksCache {
     /// insertion order for eviction.
     missing_kids: Mutex<Vec<(String, i64)>>,
     wake: Arc<Notify>,
-    refreshing: AtomicBool,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -322,11 +320,19 @@ fn build_source(config: &JwtValidatorConfig) -> Result<Source, JwksError> {
 impl JwksCache {
     /// Creates the cache and spawns its refresh task on the current tokio runtime; the first
     /// load starts at once. Returns immediately: until that load succeeds, [`keys`](Self::keys)
-    /// is `None` and every token is refused. Fails only if the HTTP client or truststore cannot
-    /// be set up. Must be called from within a tokio runtime.
+    /// is `None` and every token is refused. Fails if called outside a tokio runtime or if the
+    /// HTTP client or truststore cannot be set up.
     ///
     /// The task holds only a weak reference: dropping the last `Arc` stops it.
     pub fn start(config: &JwtValidatorConfig) -> Result<Arc<Self>, JwksError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| JwksError("JwksCache::start must be called within a tokio runtime".into()))?;
+        if let JwksLocation::Http(url) = &config.jwks_location {
+            if url.scheme() == "http" {
+                // Kafka allows it, so Sluice does; but anyone on the path can substitute keys.
+                tracing::warn!(%url, "OAuth JWKS is fetched over plain HTTP; use https outside tests");
+            }
+        }
         let cache = Arc::new(JwksCache {
             location: config.jwks_endpoint_url.clone(),
             source: build_source(config)?,
@@ -336,10 +342,9 @@ impl JwksCache {
             keys: RwLock::new(None),
             missing_kids: Mutex::new(Vec::new()),
             wake: Arc::new(Notify::new()),
-            refreshing: AtomicBool::new(false),
             task: Mutex::new(None),
         });
-        let handle = tokio::spawn(run(Arc::downgrade(&cache), Arc::clone(&cache.wake)));
+        let handle = runtime.spawn(run(Arc::downgrade(&cache), Arc::clone(&cache.wake)));
         *cache.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(cache)
     }
@@ -458,45 +463,32 @@ impl Drop for JwksCache {
 /// The refresh task: load (retrying until it succeeds the first time), then reload every
 /// `refresh` or when woken for an unknown `kid`.
 async fn run(cache: Weak<JwksCache>, wake: Arc<Notify>) {
-    let mut last_fetch: Option<tokio::time::Instant> = None;
     loop {
+        let fetch_started = tokio::time::Instant::now();
         let wait = {
             let Some(cache) = cache.upgrade() else { return };
-            if cache.refreshing.swap(true, Ordering::AcqRel) {
-                cache.refresh
-            } else {
-                last_fetch = Some(tokio::time::Instant::now());
-                let result = cache.refresh_with_retry().await;
-                cache.refreshing.store(false, Ordering::Release);
-                match result {
-                    Ok(n) => {
-                        tracing::info!(location = %cache.location, keys = n, "OAuth JWKS refresh complete");
-                        cache.refresh
-                    }
-                    Err(e) if cache.is_loaded() => {
-                        tracing::warn!(location = %cache.location, error = %e,
-                            "OAuth JWKS refresh failed; keeping the previous key set");
-                        cache.refresh
-                    }
-                    Err(e) => {
-                        // Never loaded: every token is being refused, so keep trying at the
-                        // longest backoff rather than waiting a whole refresh interval.
-                        tracing::error!(location = %cache.location, error = %e,
-                            "OAuth JWKS could not be loaded; all OAUTHBEARER tokens are refused until it is");
-                        Duration::from_millis(cache.retry_backoff_max_ms.max(cache.retry_backoff_ms).max(100))
-                            .min(cache.refresh)
-                    }
+            match cache.refresh_with_retry().await {
+                Ok(n) => {
+                    tracing::info!(location = %cache.location, keys = n, "OAuth JWKS refresh complete");
+                    cache.refresh
+                }
+                Err(e) if cache.is_loaded() => {
+                    tracing::warn!(location = %cache.location, error = %e,
+                        "OAuth JWKS refresh failed; keeping the previous key set");
+                    cache.refresh
+                }
+                Err(e) => {
+                    // Never loaded: every token is being refused, so keep trying at the longest
+                    // backoff rather than waiting a whole refresh interval.
+                    tracing::error!(location = %cache.location, error = %e,
+                        "OAuth JWKS could not be loaded; all OAUTHBEARER tokens are refused until it is");
+                    Duration::from_millis(cache.retry_backoff_max_ms.max(100)).min(cache.refresh)
                 }
             }
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = wake.notified() => {
-                if let Some(last) = last_fetch {
-                    let next = last + MIN_EXPEDITED_INTERVAL;
-                    tokio::time::sleep_until(next).await;
-                }
-            }
+            _ = wake.notified() => tokio::time::sleep_until(fetch_started + MIN_EXPEDITED_INTERVAL).await,
         }
     }
 }
@@ -521,5 +513,43 @@ mod tests {
         assert!(set.select(Some("other"), Algorithm::EdDSA).is_none());
         assert!(set.select(Some("ed"), Algorithm::RS256).is_none());
         assert!(set.select(Some("ed"), Algorithm::HS256).is_none());
+    }
+
+    fn file_config() -> (tempfile::NamedTempFile, JwtValidatorConfig) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), br#"{"keys":[]}"#).unwrap();
+        let url = format!("file://{}", file.path().display());
+        let config = JwtValidatorConfig::from_properties(&|k| match k {
+            "sasl.oauthbearer.jwks.endpoint.url" | "org.apache.kafka.sasl.oauthbearer.allowed.urls" => {
+                Some(url.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+        (file, config)
+    }
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error_not_a_panic() {
+        let (_file, config) = file_config();
+        assert!(JwksCache::start(&config).is_err());
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refreshes_are_rate_limited_like_kafkas() {
+        let (_file, config) = file_config();
+        let cache = JwksCache::start(&config).unwrap();
+        assert!(cache.wait_loaded(Duration::from_secs(5)).await);
+        let now = 1_000_000;
+        assert!(cache.maybe_expedite_refresh("a", now));
+        assert!(!cache.maybe_expedite_refresh("a", now + MISSING_KID_IN_FLIGHT_MS - 1));
+        assert!(cache.maybe_expedite_refresh("a", now + MISSING_KID_IN_FLIGHT_MS));
+        assert!(!cache.maybe_expedite_refresh(&"k".repeat(MISSING_KID_MAX_LENGTH + 1), now));
+        for i in 0..2 * MISSING_KID_MAX_ENTRIES {
+            assert!(cache.maybe_expedite_refresh(&format!("kid-{i}"), now));
+        }
+        assert_eq!(cache.missing_kids.lock().unwrap().len(), MISSING_KID_MAX_ENTRIES);
+        // The oldest entries were evicted, so they may ask again.
+        assert!(cache.maybe_expedite_refresh("kid-0", now));
     }
 }

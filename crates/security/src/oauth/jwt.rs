@@ -226,10 +226,9 @@ impl Rules {
             TokenError::invalid_token("no JWKS has been loaded yet; refusing every token until one is")
         })?;
         let Some(key) = keys.select(kid, alg) else {
+            // As Kafka does for any failed key lookup: the provider may have rotated keys.
             if let Some(kid) = kid {
-                if !keys.has_kid(kid) {
-                    on_unknown_kid(kid);
-                }
+                on_unknown_kid(kid);
             }
             return Err(TokenError::invalid_token(format!(
                 "Unable to find a suitable verification key for JWS with kid {:.100} and alg {alg:?}",
