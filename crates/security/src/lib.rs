@@ -8,6 +8,7 @@
 
 pub mod jaas;
 pub mod mapping;
+pub mod oauth;
 pub mod plain;
 pub mod principal;
 pub mod scram;
