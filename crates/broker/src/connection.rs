@@ -20,6 +20,7 @@
 //! Responses are bounded too: fetched records hold their share of `queued.max.response.bytes`
 //! until the socket has taken them, so clients that ask and never read cannot grow the broker.
 
+use crate::authenticate::{Authenticator, Intercept};
 use crate::context::Broker;
 use crate::handlers::{self, Output};
 use crate::session::{RequestContext, Session};
@@ -85,6 +86,8 @@ pub enum ConnectionError {
     Idle(u64),
     #[error("a frame of {size} bytes did not arrive within {ms} ms")]
     FrameTimeout { size: usize, ms: u64 },
+    #[error("authentication: {0}")]
+    Authentication(String),
     #[error("malformed request: {0}")]
     Malformed(String),
     #[error("could not encode a response: {0}")]
@@ -103,7 +106,8 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let peer = session.peer;
-    let session = Arc::new(session);
+    let mut auth = Authenticator::new(session.listener.sasl.clone());
+    let mut session = Arc::new(session);
     let (mut reader, writer) = tokio::io::split(stream);
     let in_flight_max = broker.settings.connection_in_flight_requests_max.max(1);
     let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
@@ -120,7 +124,7 @@ where
                 },
                 _ = shutdown.changed() => return Ok(()),
             };
-            let size = check_frame_size(&broker, size)?;
+            let size = check_frame_size(&broker, size, auth.frame_bytes_max(broker.settings.socket_request_max_bytes))?;
             let deadline = frame_deadline(size).min(idle);
             let read = tokio::select! {
                 r = tokio::time::timeout(deadline, read_frame(&broker, &mut reader, size)) => r,
@@ -130,7 +134,30 @@ where
                 size,
                 ms: deadline.as_millis() as u64,
             })??;
-            let pending = handle_frame(&broker, &session, frame)?;
+            let (pending, close) = match auth.intercept(&broker, &mut session, &frame) {
+                Intercept::Pass => (handle_frame(&broker, &session, frame)?, None),
+                Intercept::Reply {
+                    body,
+                    version,
+                    correlation_id,
+                } => (Some(ready(encode(correlation_id, &body, version).map_err(ConnectionError::Encode)?)), None),
+                Intercept::RawReply(bytes) => (Some(ready(raw_frame(bytes))), None),
+                Intercept::ReplyAndClose {
+                    body,
+                    version,
+                    correlation_id,
+                    delay,
+                    reason,
+                } => {
+                    let encoded = encode(correlation_id, &body, version).map_err(ConnectionError::Encode)?;
+                    let delayed: PendingResponse = Box::pin(async move {
+                        tokio::time::sleep(delay).await;
+                        Some(encoded)
+                    });
+                    (Some(delayed), Some(reason))
+                }
+                Intercept::Close(reason) => return Err(ConnectionError::Authentication(reason)),
+            };
             if let Some(pending) = pending {
                 // The permit lives until the response is produced: the request's bytes may be
                 // referenced until then.
@@ -142,6 +169,9 @@ where
                 if tx.send(pending).await.is_err() {
                     return Ok(()); // the writer is gone: the socket closed
                 }
+            }
+            if let Some(reason) = close {
+                return Err(ConnectionError::Authentication(reason));
             }
         }
     }
@@ -167,8 +197,7 @@ where
 
 /// Checks an announced frame length against `socket.request.max.bytes` and the whole request
 /// budget (a frame larger than the budget could never be read).
-fn check_frame_size(broker: &Broker, size: i32) -> Result<usize, ConnectionError> {
-    let max_bytes = broker.settings.socket_request_max_bytes;
+fn check_frame_size(broker: &Broker, size: i32, max_bytes: usize) -> Result<usize, ConnectionError> {
     if size <= 0 {
         return Err(ConnectionError::InvalidFrameLength(size));
     }
@@ -216,6 +245,19 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let permit = held.expect("a frame has at least one byte");
     debug_assert_eq!(permit.num_permits(), size);
     Ok((buf.freeze(), permit))
+}
+
+/// A response that is ready now.
+fn ready(frame: GatheredFrame) -> PendingResponse {
+    Box::pin(async move { Some(frame) })
+}
+
+/// A raw SASL token as the v0 handshake's exchange sends it: a length and the bytes, no header.
+fn raw_frame(token: Bytes) -> GatheredFrame {
+    let len = Bytes::copy_from_slice(&(token.len() as i32).to_be_bytes());
+    GatheredFrame {
+        parts: vec![len, token],
+    }
 }
 
 /// Decodes one frame and runs its handler's ordered part; returns the response still to come.

@@ -26,6 +26,8 @@ pub struct ListenerSettings {
     pub advertised_port: Option<u16>,
     /// How connections on it are secured (`listener.security.protocol.map`).
     pub security_protocol: SecurityProtocol,
+    /// SASL settings, required on SASL_PLAINTEXT and SASL_SSL listeners.
+    pub sasl: Option<Arc<crate::authenticate::SaslSettings>>,
 }
 
 /// The settings the connection layer and handlers need, with Kafka's meaning.
@@ -91,6 +93,7 @@ impl Default for BrokerSettings {
                 advertised_host: None,
                 advertised_port: None,
                 security_protocol: SecurityProtocol::Plaintext,
+                sasl: None,
             }],
             socket_request_max_bytes: 100 * 1024 * 1024,
             queued_max_request_bytes: 512 * 1024 * 1024,

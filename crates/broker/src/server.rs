@@ -72,6 +72,7 @@ impl Server {
             let advertised = Arc::new(ListenerInfo {
                 name: l.name.clone(),
                 security_protocol: l.security_protocol,
+                sasl: l.sasl.clone(),
                 advertised_host: l.advertised_host.clone().unwrap_or_else(|| addr.ip().to_string()),
                 advertised_port: l.advertised_port.unwrap_or(addr.port()),
             });

@@ -24,6 +24,8 @@ pub struct ListenerInfo {
     pub advertised_host: String,
     /// Port to advertise.
     pub advertised_port: u16,
+    /// How SASL authenticates here, on SASL_PLAINTEXT and SASL_SSL listeners.
+    pub sasl: Option<Arc<crate::authenticate::SaslSettings>>,
 }
 
 /// What the broker knows about one connection's caller. Immutable once handed to handlers: a

@@ -28,6 +28,7 @@ async fn start_in(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> (Serve
             advertised_host: None,
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+            sasl: None,
         }],
         ..Default::default()
     };

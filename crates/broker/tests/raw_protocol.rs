@@ -24,6 +24,7 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
                 advertised_host: Some("broker.internal".into()),
                 advertised_port: Some(19092),
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+                sasl: None,
             },
             ListenerSettings {
                 name: "EXTERNAL".into(),
@@ -31,6 +32,7 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
                 advertised_host: None,
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+                sasl: None,
             },
         ],
         ..Default::default()
@@ -526,6 +528,7 @@ mod topics {
                 advertised_host: None,
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+                sasl: None,
             }],
             ..Default::default()
         };
@@ -619,6 +622,7 @@ mod idempotence {
                 advertised_host: None,
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+                sasl: None,
             }],
             ..Default::default()
         };

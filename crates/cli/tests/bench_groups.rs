@@ -24,6 +24,7 @@ async fn start(dir: &std::path::Path) -> (Server, String) {
             advertised_host: None,
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+            sasl: None,
         }],
         offsets_topic_num_partitions: 3,
         ..Default::default()

@@ -20,6 +20,7 @@ async fn start() -> (Server, String) {
             advertised_host: None,
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+            sasl: None,
         }],
         ..Default::default()
     };

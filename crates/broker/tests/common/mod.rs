@@ -22,6 +22,7 @@ pub async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> 
             advertised_host: None,
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
+            sasl: None,
         }],
         ..Default::default()
     };
