@@ -7,5 +7,6 @@
 //! semantics. None of it reads a socket; the broker owns the connection and calls in.
 
 pub mod principal;
+pub mod tls;
 
 pub use principal::KafkaPrincipal;
