@@ -190,8 +190,11 @@ fn decrypt_pkcs8(der: &[u8], what: &str, password: Option<&Secret>) -> Result<Pr
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
         .map_err(|e| TlsConfigError::material(what, format!("malformed ENCRYPTED PRIVATE KEY: {e}")))?;
     let wrong = || TlsConfigError::material(what, "cannot decrypt the private key: wrong ssl.key.password");
+    // pkcs5 reports bad padding after decryption, i.e. a wrong password, as `EncryptFailed`.
     let plain = info.decrypt(password.0.as_bytes()).map_err(|e| match e {
-        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) => wrong(),
+        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed) => {
+            wrong()
+        }
         other => TlsConfigError::material(
             what,
             format!(
