@@ -837,3 +837,37 @@ fn multi_valued_rdn_subject_matches_java() {
     );
     assert!(client_certificate_subject(b"not a certificate").is_err());
 }
+
+#[tokio::test]
+async fn ec_key_without_public_key_as_java_writes_it() {
+    // keytool stores EC private keys without the optional public key; ring needs it.
+    let pki = pki();
+    let plain = write(pki.dir.path(), "plain.key", &pki.server.key_pem);
+    let sec1 = pki.dir.path().join("nopub.sec1");
+    let pkcs8 = pki.dir.path().join("nopub.p8");
+    openssl(&["ec", "-in", &plain, "-no_public", "-out", sec1.to_str().unwrap()]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        sec1.to_str().unwrap(),
+        "-out",
+        pkcs8.to_str().unwrap(),
+    ]);
+    let key_pem = std::fs::read_to_string(&pkcs8).unwrap();
+    assert!(key_pem.len() < pki.server.key_pem.len(), "the public key was left out");
+    let tls = ReloadableTls::new(
+        settings(&[
+            ("ssl.keystore.type", "PEM"),
+            ("ssl.keystore.key", &key_pem),
+            ("ssl.keystore.certificate.chain", &pki.server.cert_pem),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        handshake(tls.acceptor(), anonymous_client(&pki)).await.client.unwrap(),
+        "CN=broker,O=Acme"
+    );
+}

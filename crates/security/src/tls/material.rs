@@ -167,7 +167,9 @@ pub(crate) fn pem_private_key(
         ));
     }
     match block.label.as_str() {
-        "PRIVATE KEY" => Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(block.der))),
+        "PRIVATE KEY" => Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(with_ec_public_key(
+            &block.der,
+        )))),
         "RSA PRIVATE KEY" => Ok(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(block.der))),
         "EC PRIVATE KEY" => Ok(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(block.der))),
         "ENCRYPTED PRIVATE KEY" => decrypt_pkcs8(&block.der, what, password),
@@ -205,9 +207,37 @@ fn decrypt_pkcs8(der: &[u8], what: &str, password: Option<&Secret>) -> Result<Pr
     // A wrong password occasionally yields valid padding over garbage: the result must still be
     // a well-formed PKCS#8 structure.
     pkcs8::PrivateKeyInfo::try_from(plain.as_bytes()).map_err(|_| wrong())?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        plain.as_bytes().to_vec(),
-    )))
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(with_ec_public_key(
+        plain.as_bytes(),
+    ))))
+}
+
+/// A PKCS#8 EC key with its public key filled in. Java (keytool, and so most PKCS#12 key stores
+/// made for Kafka) omits the optional public key from EC private keys, and ring refuses keys
+/// without it; the public key is recomputed from the private scalar. Anything else (RSA, keys
+/// that already carry it, curves ring does not sign with) is returned unchanged, and a key that
+/// cannot be parsed is left for rustls to report.
+fn with_ec_public_key(der: &[u8]) -> Vec<u8> {
+    use pkcs8::{DecodePrivateKey, EncodePrivateKey};
+    const EC_PUBLIC_KEY: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    const P256: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    const P384: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+    let Ok(info) = pkcs8::PrivateKeyInfo::try_from(der) else {
+        return der.to_vec();
+    };
+    if info.algorithm.oid != EC_PUBLIC_KEY {
+        return der.to_vec();
+    }
+    let completed = match info.algorithm.parameters_oid() {
+        Ok(P256) => p256::SecretKey::from_pkcs8_der(der)
+            .ok()
+            .and_then(|k| k.to_pkcs8_der().ok()),
+        Ok(P384) => p384::SecretKey::from_pkcs8_der(der)
+            .ok()
+            .and_then(|k| k.to_pkcs8_der().ok()),
+        _ => None,
+    };
+    completed.map_or_else(|| der.to_vec(), |doc| doc.as_bytes().to_vec())
 }
 
 /// Refuses Java's own key store formats, which no Rust library reads, with the conversion hint.
@@ -228,15 +258,11 @@ fn refuse_java_store(bytes: &[u8], what: &str, store_type: StoreType) -> Result<
     Ok(())
 }
 
-fn open_pkcs12(bytes: &[u8], what: &str, password: &str) -> Result<Pkcs12Archive, TlsConfigError> {
+/// Opens a PKCS#12 archive; the error is a reason for the caller to qualify.
+fn open_pkcs12(bytes: &[u8], password: &str) -> Result<Pkcs12Archive, String> {
     Pkcs12Archive::from_pkcs12(bytes, password).map_err(|e| match e {
-        p12_keystore::error::Error::MacError(_) => {
-            TlsConfigError::material(what, "wrong password: the PKCS#12 integrity check failed")
-        }
-        other => TlsConfigError::material(
-            what,
-            format!("cannot read PKCS#12 (wrong password or damaged file): {other}"),
-        ),
+        p12_keystore::error::Error::MacError(_) => "wrong password: the PKCS#12 integrity check failed".to_string(),
+        other => format!("cannot read PKCS#12 (wrong password or damaged file): {other}"),
     })
 }
 
@@ -249,14 +275,14 @@ fn pkcs12_key_store(
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
     refuse_java_store(bytes, what, store_type)?;
     let store_password = password.map(|p| p.0.as_str()).unwrap_or("");
-    let archive = open_pkcs12(bytes, what, store_password).map_err(|e| match key_password {
+    let archive = open_pkcs12(bytes, store_password).map_err(|e| match key_password {
         // PKCS#12 as keytool and openssl write it has one password for the store and its keys;
         // keytool refuses to give a PKCS#12 key a password of its own.
         Some(k) if k.0 != store_password => TlsConfigError::material(
             what,
             format!("{e} (note: a key password different from ssl.keystore.password is not supported for PKCS#12)"),
         ),
-        _ => e,
+        _ => TlsConfigError::material(what, e),
     })?;
     if archive.keys.len() != 1 {
         return Err(TlsConfigError::material(
@@ -295,7 +321,7 @@ fn pkcs12_key_store(
         .iter()
         .map(|&i| CertificateDer::from(archive.certs[i].cert.as_der().to_vec()))
         .collect();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bag.key.as_der().to_vec()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(with_ec_public_key(key_bag.key.as_der())));
     Ok((chain, key))
 }
 
@@ -306,11 +332,11 @@ fn pkcs12_trust_store(
     password: Option<&Secret>,
 ) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     refuse_java_store(bytes, what, store_type)?;
-    let archive = open_pkcs12(bytes, what, password.map(|p| p.0.as_str()).unwrap_or("")).map_err(|e| {
+    let archive = open_pkcs12(bytes, password.map(|p| p.0.as_str()).unwrap_or("")).map_err(|e| {
         if password.is_none() {
             TlsConfigError::material(what, format!("{e}; set ssl.truststore.password"))
         } else {
-            e
+            TlsConfigError::material(what, e)
         }
     })?;
     // Every certificate is trusted: keytool marks them with its trusted-certificate attribute,

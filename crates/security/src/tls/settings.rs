@@ -368,7 +368,7 @@ fn parse_store_type(value: &dyn Fn(&str) -> Option<String>, key: &str) -> Result
         None | Some("JKS") => Ok(StoreType::Jks),
         Some("PEM") => Ok(StoreType::Pem),
         Some("PKCS12") => Ok(StoreType::Pkcs12),
-        Some("JCEKS") | Some("BCFKS") => Err(TlsConfigError::setting(key, format!("{}", jks_hint(key)))),
+        Some("JCEKS") | Some("BCFKS") => Err(TlsConfigError::setting(key, jks_hint("this store type"))),
         Some(other) => Err(TlsConfigError::setting(
             key,
             format!("unknown store type `{other}`; use PEM or PKCS12"),
