@@ -871,3 +871,10 @@ async fn ec_key_without_public_key_as_java_writes_it() {
         "CN=broker,O=Acme"
     );
 }
+
+#[test]
+fn reloadable_tls_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<ReloadableTls>();
+    shareable::<TlsSettings>();
+}

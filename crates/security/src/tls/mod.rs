@@ -28,7 +28,7 @@ mod subject;
 pub use client::client_config;
 pub use error::TlsConfigError;
 pub use reload::ReloadableTls;
-pub use settings::{ACCEPTED_KEYS, ClientAuth, StoreType, TlsSettings};
+pub use settings::{ACCEPTED_KEYS, ClientAuth, StoreType, TlsSettings, is_accepted_key};
 pub use subject::client_certificate_subject;
 
 use std::sync::Arc;

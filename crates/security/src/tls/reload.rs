@@ -27,6 +27,14 @@ pub struct ReloadableTls {
     state: Mutex<Loaded>,
 }
 
+impl std::fmt::Debug for ReloadableTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadableTls")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the current configuration was built from, for change detection and reload rules.
 struct Loaded {
     fingerprint: Vec<Option<[u8; 32]>>,

@@ -18,7 +18,10 @@ use super::TlsConfigError;
 ///   JCEKS file is refused with the `keytool -importkeystore` command that converts it.
 /// - `ssl.keystore.location`, `ssl.keystore.password`, `ssl.key.password`,
 ///   `ssl.keystore.certificate.chain`, `ssl.keystore.key`: honoured, with Kafka's rules on which
-///   may be combined.
+///   may be combined. Beyond Kafka, an unencrypted PEM key is accepted even when
+///   `ssl.key.password` is set (the password is then unused), and unencrypted PKCS#1/SEC1 keys
+///   are read too; both only accept more files, never weaker ones. A PKCS#12 key whose password
+///   differs from the store's is not supported (keytool cannot create one either).
 /// - `ssl.truststore.type`, `ssl.truststore.location`, `ssl.truststore.password`,
 ///   `ssl.truststore.certificates`: honoured likewise.
 /// - `ssl.client.auth`: honoured (`none`, `requested`, `required`); an unknown value is refused,
