@@ -12,5 +12,6 @@ pub mod oauth;
 pub mod plain;
 pub mod principal;
 pub mod scram;
+pub mod tls;
 
 pub use principal::KafkaPrincipal;
