@@ -32,7 +32,7 @@ step "build dependencies"
 # part of librdkafka; TLS, SASL and curl are not enabled, so nothing else is needed. kcat
 # (librdkafka 2.0.2) plays the group member the rdkafka tests kill with SIGKILL.
 missing=()
-for pkg in make gcc g++ pkg-config zlib1g-dev python3 kcat; do
+for pkg in make gcc g++ pkg-config zlib1g-dev python3 python3-venv openssl kcat; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -58,6 +58,12 @@ passed=$((passed + $(grep -Eo '^compat-kcat: [0-9]+ passed' "$compat_log" | grep
 step "compatibility: confluent-kafka, kafka-python, aiokafka, kafkajs"
 bash scripts/compat/run.sh 2>&1 | tee "$compat_log"
 passed=$((passed + $(grep -Eo '^compat-clients: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+')))
+
+step "security: TLS, mTLS, SASL PLAIN and SCRAM with confluent-kafka"
+# scripts/compat/run.sh created the venv with confluent-kafka above.
+.venv/bin/python scripts/compat/security_test.py "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log"
+passed=$((passed + $(grep -Eo '^security: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
+failed=$((failed + $(grep -Eo '^security: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
 
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"

@@ -66,7 +66,11 @@ pub enum Intercept {
     /// Not the gate's business: decode and dispatch it.
     Pass,
     /// Answer with this response (Kafka framing, the request's version and correlation id).
-    Reply { body: ResponseBody, version: i16, correlation_id: i32 },
+    Reply {
+        body: ResponseBody,
+        version: i16,
+        correlation_id: i32,
+    },
     /// Answer with these raw SASL bytes (after a v0 handshake), length-prefixed, no header.
     RawReply(Bytes),
     /// Answer, then close after `delay`: a failed authentication.
@@ -251,7 +255,9 @@ impl Authenticator {
             API_KEY_API_VERSIONS => Intercept::Pass,
             _ if !self.authenticated => {
                 let name = sluice_protocol::api(key).map(|a| a.name).unwrap_or("unknown");
-                Intercept::Close(format!("unexpected {name} request before SASL authentication completed"))
+                Intercept::Close(format!(
+                    "unexpected {name} request before SASL authentication completed"
+                ))
             }
             _ => match self.expires_at {
                 Some(at) if Instant::now() >= at && matches!(self.state, State::Idle) => {
@@ -284,7 +290,10 @@ impl Authenticator {
             reason,
         };
         if !matches!(self.state, State::Idle) {
-            return refuse(ErrorCode::IllegalSaslState, "SaslHandshake during a SASL exchange".into());
+            return refuse(
+                ErrorCode::IllegalSaslState,
+                "SaslHandshake during a SASL exchange".into(),
+            );
         }
         let mechanism = req.mechanism.to_ascii_uppercase();
         if !sasl.mechanisms.contains(&mechanism) {
@@ -295,7 +304,10 @@ impl Authenticator {
         }
         if self.authenticated {
             if version == 0 {
-                return refuse(ErrorCode::IllegalSaslState, "re-authentication needs SaslHandshake v1".into());
+                return refuse(
+                    ErrorCode::IllegalSaslState,
+                    "re-authentication needs SaslHandshake v1".into(),
+                );
             }
             if session.sasl_mechanism.as_deref() != Some(mechanism.as_str()) {
                 return refuse(
@@ -305,7 +317,10 @@ impl Authenticator {
             }
         }
         let Some(exchange) = new_exchange(broker, sasl, &mechanism) else {
-            return refuse(ErrorCode::UnsupportedSaslMechanism, format!("{mechanism} has no credentials"));
+            return refuse(
+                ErrorCode::UnsupportedSaslMechanism,
+                format!("{mechanism} has no credentials"),
+            );
         };
         self.state = State::Exchanging {
             mechanism,
@@ -366,7 +381,10 @@ impl Authenticator {
     /// Feeds one token to the current exchange and settles the session when it completes.
     fn step(&mut self, sasl: &SaslSettings, session: &mut Arc<Session>, token: &[u8]) -> Step2 {
         let reauthenticating = self.authenticated;
-        let State::Exchanging { mechanism, exchange, .. } = &mut self.state else {
+        let State::Exchanging {
+            mechanism, exchange, ..
+        } = &mut self.state
+        else {
             return Step2::Fail {
                 code: ErrorCode::IllegalSaslState,
                 message: "SaslAuthenticate before SaslHandshake".into(),
@@ -418,7 +436,11 @@ enum Step2 {
     /// Send these bytes; the session lifetime in ms (0: unlimited) once complete.
     Continue(Vec<u8>, i64),
     /// Refused.
-    Fail { code: ErrorCode, message: String, log: String },
+    Fail {
+        code: ErrorCode,
+        message: String,
+        log: String,
+    },
 }
 
 /// A session's lifetime as KIP-368 sets it: `connections.max.reauth.ms` if set, capped by the
@@ -461,6 +483,10 @@ mod tests {
         assert_eq!(session_lifetime_ms(60_000, None, 1_000), 60_000);
         assert_eq!(session_lifetime_ms(60_000, Some(31_000), 1_000), 30_000);
         assert_eq!(session_lifetime_ms(0, Some(31_000), 1_000), 30_000);
-        assert_eq!(session_lifetime_ms(0, Some(500), 1_000), 1, "an expired token never means forever");
+        assert_eq!(
+            session_lifetime_ms(0, Some(500), 1_000),
+            1,
+            "an expired token never means forever"
+        );
     }
 }

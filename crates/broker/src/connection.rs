@@ -86,6 +86,10 @@ pub enum ConnectionError {
     Idle(u64),
     #[error("a frame of {size} bytes did not arrive within {ms} ms")]
     FrameTimeout { size: usize, ms: u64 },
+    #[error(
+        "a TLS handshake arrived on this listener, which does not speak TLS (check security.protocol and the listener's entry in listener.security.protocol.map)"
+    )]
+    TlsOnPlaintext,
     #[error("authentication: {0}")]
     Authentication(String),
     #[error("malformed request: {0}")]
@@ -124,7 +128,11 @@ where
                 },
                 _ = shutdown.changed() => return Ok(()),
             };
-            let size = check_frame_size(&broker, size, auth.frame_bytes_max(broker.settings.socket_request_max_bytes))?;
+            let size = check_frame_size(
+                &broker,
+                size,
+                auth.frame_bytes_max(broker.settings.socket_request_max_bytes),
+            )?;
             let deadline = frame_deadline(size).min(idle);
             let read = tokio::select! {
                 r = tokio::time::timeout(deadline, read_frame(&broker, &mut reader, size)) => r,
@@ -140,7 +148,12 @@ where
                     body,
                     version,
                     correlation_id,
-                } => (Some(ready(encode(correlation_id, &body, version).map_err(ConnectionError::Encode)?)), None),
+                } => (
+                    Some(ready(
+                        encode(correlation_id, &body, version).map_err(ConnectionError::Encode)?,
+                    )),
+                    None,
+                ),
                 Intercept::RawReply(bytes) => (Some(ready(raw_frame(bytes))), None),
                 Intercept::ReplyAndClose {
                     body,
@@ -202,6 +215,10 @@ fn check_frame_size(broker: &Broker, size: i32, max_bytes: usize) -> Result<usiz
         return Err(ConnectionError::InvalidFrameLength(size));
     }
     let size = size as usize;
+    // A TLS ClientHello starts 0x16 0x03: read as a length, about 369 million.
+    if (size as u32) >> 16 == 0x1603 {
+        return Err(ConnectionError::TlsOnPlaintext);
+    }
     if size > max_bytes || size > broker.settings.queued_max_request_bytes {
         return Err(ConnectionError::FrameTooLarge {
             size: size as i64,

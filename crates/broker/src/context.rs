@@ -28,6 +28,10 @@ pub struct ListenerSettings {
     pub security_protocol: SecurityProtocol,
     /// SASL settings, required on SASL_PLAINTEXT and SASL_SSL listeners.
     pub sasl: Option<Arc<crate::authenticate::SaslSettings>>,
+    /// TLS, required on SSL and SASL_SSL listeners: every connection is a TLS session first.
+    pub tls: Option<Arc<sluice_security::tls::ReloadableTls>>,
+    /// `ssl.principal.mapping.rules`: client certificate subject to principal name.
+    pub principal_mapper: Option<Arc<sluice_security::mapping::SslPrincipalMapper>>,
 }
 
 /// The settings the connection layer and handlers need, with Kafka's meaning.
@@ -94,6 +98,8 @@ impl Default for BrokerSettings {
                 advertised_port: None,
                 security_protocol: SecurityProtocol::Plaintext,
                 sasl: None,
+                tls: None,
+                principal_mapper: None,
             }],
             socket_request_max_bytes: 100 * 1024 * 1024,
             queued_max_request_bytes: 512 * 1024 * 1024,

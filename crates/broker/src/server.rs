@@ -1,12 +1,17 @@
 //! Listeners, connection limits and shutdown.
 
+use crate::SecurityProtocol;
 use crate::connection;
 use crate::context::Broker;
 use crate::session::{ListenerInfo, Session};
+use sluice_security::KafkaPrincipal;
+use sluice_security::mapping::SslPrincipalMapper;
+use sluice_security::tls::{ReloadableTls, client_certificate_subject};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -51,6 +56,73 @@ impl PerIp {
     }
 }
 
+/// How long a client has to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often TLS key and trust files are checked for replacement (cert-manager and Strimzi rotate
+/// them in place); connections already open keep their session.
+const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Runs the TLS handshake and records what it proved: the client certificate's subject and, on an
+/// SSL listener, the principal mapped from it (`ssl.principal.mapping.rules`). A client without a
+/// certificate (where `ssl.client.auth` allows it) stays `User:ANONYMOUS`, as in Kafka.
+async fn tls_handshake(
+    tls: &ReloadableTls,
+    stream: TcpStream,
+    mut session: Session,
+    mapper: Option<&SslPrincipalMapper>,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Session)> {
+    let peer = session.peer;
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            warn!(%peer, listener = %session.listener.name, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            warn!(%peer, listener = %session.listener.name, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let cert = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+    if let Some(cert) = cert {
+        let subject = match client_certificate_subject(cert.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(%peer, error = %e, "unreadable client certificate subject");
+                return None;
+            }
+        };
+        if session.listener.security_protocol == SecurityProtocol::Ssl {
+            let name = match mapper.map(|m| m.map(&subject)).unwrap_or(Ok(subject.clone())) {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(%peer, error = %e, "no ssl.principal.mapping.rules rule matches the client certificate");
+                    return None;
+                }
+            };
+            session.principal = KafkaPrincipal::user(name);
+        }
+        session.client_cert_subject = Some(subject);
+    }
+    Some((stream, session))
+}
+
+/// Re-reads a listener's TLS files when they change, keeping the old material if the new is bad.
+async fn reload_tls(tls: Arc<ReloadableTls>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TLS_RELOAD_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+        match tls.reload_if_changed() {
+            Ok(true) => info!("TLS key or trust material changed on disk; new connections use it"),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "TLS material changed on disk but cannot be used; keeping the old"),
+        }
+    }
+}
+
 impl Server {
     /// Binds every listener and starts accepting.
     pub async fn start(broker: Arc<Broker>) -> std::io::Result<Server> {
@@ -76,6 +148,7 @@ impl Server {
                 advertised_host: l.advertised_host.clone().unwrap_or_else(|| addr.ip().to_string()),
                 advertised_port: l.advertised_port.unwrap_or(addr.port()),
             });
+            let (tls, mapper) = (l.tls.clone(), l.principal_mapper.clone());
             let (broker, connections, per_ip, mut stop) = (
                 broker.clone(),
                 connections.clone(),
@@ -109,8 +182,18 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     let session = Session::new(advertised.clone(), peer);
                     let (broker, per_ip, stop) = (broker.clone(), per_ip.clone(), stop.clone());
+                    let (tls, mapper) = (tls.clone(), mapper.clone());
                     open.spawn(async move {
-                        connection::serve(broker, stream, session, stop).await;
+                        match tls {
+                            None => connection::serve(broker, stream, session, stop).await,
+                            Some(tls) => {
+                                if let Some((stream, session)) =
+                                    tls_handshake(&tls, stream, session, mapper.as_deref()).await
+                                {
+                                    connection::serve(broker, stream, session, stop).await;
+                                }
+                            }
+                        }
                         per_ip.remove(peer.ip());
                         drop(slot);
                     });
@@ -118,6 +201,9 @@ impl Server {
                 // Shutting down: let connections finish their in-progress responses.
                 while open.join_next().await.is_some() {}
             });
+        }
+        for tls in broker.settings.listeners.iter().filter_map(|l| l.tls.clone()) {
+            tasks.spawn(reload_tls(tls, shutdown.subscribe()));
         }
         tasks.spawn(crate::maintenance::run(broker.clone(), shutdown.subscribe()));
         {

@@ -29,6 +29,8 @@ async fn start_in(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> (Serve
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             sasl: None,
+            tls: None,
+            principal_mapper: None,
         }],
         ..Default::default()
     };

@@ -25,6 +25,8 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
                 advertised_port: Some(19092),
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
                 sasl: None,
+                tls: None,
+                principal_mapper: None,
             },
             ListenerSettings {
                 name: "EXTERNAL".into(),
@@ -33,6 +35,8 @@ async fn start(tweak: impl FnOnce(&mut BrokerSettings)) -> Server {
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
                 sasl: None,
+                tls: None,
+                principal_mapper: None,
             },
         ],
         ..Default::default()
@@ -529,6 +533,8 @@ mod topics {
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
                 sasl: None,
+                tls: None,
+                principal_mapper: None,
             }],
             ..Default::default()
         };
@@ -623,6 +629,8 @@ mod idempotence {
                 advertised_port: None,
                 security_protocol: sluice_broker::SecurityProtocol::Plaintext,
                 sasl: None,
+                tls: None,
+                principal_mapper: None,
             }],
             ..Default::default()
         };

@@ -25,6 +25,8 @@ async fn start(dir: &std::path::Path) -> (Server, String) {
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             sasl: None,
+            tls: None,
+            principal_mapper: None,
         }],
         offsets_topic_num_partitions: 3,
         ..Default::default()

@@ -21,6 +21,8 @@ async fn start() -> (Server, String) {
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             sasl: None,
+            tls: None,
+            principal_mapper: None,
         }],
         ..Default::default()
     };

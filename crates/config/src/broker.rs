@@ -474,7 +474,10 @@ impl BrokerConfig {
         let listeners = parse_listeners("listeners", &g.string("listeners")?, &protocol_map, true)?;
         let security = crate::security::SecurityConfig::from_raw(&raw)?;
         for l in &listeners {
-            if matches!(l.security_protocol, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl) {
+            if matches!(
+                l.security_protocol,
+                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+            ) {
                 security.sasl_mechanisms(&l.name)?;
             }
         }

@@ -46,10 +46,10 @@ pub use error::{ConfigError, ConfigWarning, Origin, WarningKind};
 pub use layers::{
     MAX_VALUE_BYTES, RawConfig, RawValue, SLUICE_NON_CONFIG_ENV_VARS, env_var_to_key, layer, read_config_file,
 };
+pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 pub use security::{
     OAUTH_UNSECURED_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS_OLD, SASL_MECHANISMS, SecurityConfig,
 };
-pub use properties::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_LINE_BYTES, PropertyEntry, parse_properties};
 pub use topic::{
     ConfigEntry, ConfigSource, ConfigSynonym, TopicConfig, describe_broker, describe_broker_dynamic, describe_topic,
     describe_topic_dynamic, dynamic_topic_defaults, topic_config_names, validate_topic_overrides,

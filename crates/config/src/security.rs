@@ -88,7 +88,11 @@ const BROKER_KEYS: &[&str] = &[
 
 /// Keys that are set with no value to mean "off" and must stay that way: each loads code or
 /// swaps a component Sluice does not have (Kafka's CVE-2025-27818 class for the login modules).
-const EMPTY_ONLY_KEYS: &[&str] = &["ssl.engine.factory.class", "ssl.provider", "ssl.secure.random.implementation"];
+const EMPTY_ONLY_KEYS: &[&str] = &[
+    "ssl.engine.factory.class",
+    "ssl.provider",
+    "ssl.secure.random.implementation",
+];
 
 /// Whether `key` belongs to a security family this module owns.
 pub(crate) fn is_security_key(key: &str) -> bool {
@@ -312,8 +316,7 @@ fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
             Err(refuse(key, "only Kafka's default trust manager (PKIX) is available"))
         }
         "principal.builder.class"
-            if !v.is_empty()
-                && v != "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder" =>
+            if !v.is_empty() && v != "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder" =>
         {
             Err(refuse(
                 key,
@@ -322,7 +325,12 @@ fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
         }
         "sasl.server.callback.handler.class"
             if !v.is_empty()
-                && ![OAUTH_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS_OLD, OAUTH_UNSECURED_VALIDATOR_CLASS].contains(&v) =>
+                && ![
+                    OAUTH_VALIDATOR_CLASS,
+                    OAUTH_VALIDATOR_CLASS_OLD,
+                    OAUTH_UNSECURED_VALIDATOR_CLASS,
+                ]
+                .contains(&v) =>
         {
             Err(refuse(
                 key,
@@ -368,8 +376,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.sasl_mechanisms("EXTERNAL").unwrap(), vec!["SCRAM-SHA-512", "PLAIN"]);
         assert_eq!(c.sasl_mechanisms("INTERNAL").unwrap(), vec!["PLAIN"]);
-        assert_eq!(c.value("EXTERNAL", Some("PLAIN"), "sasl.jaas.config"), Some("x required;"));
-        assert_eq!(c.value("EXTERNAL", Some("SCRAM-SHA-512"), "sasl.jaas.config"), Some("y required;"));
+        assert_eq!(
+            c.value("EXTERNAL", Some("PLAIN"), "sasl.jaas.config"),
+            Some("x required;")
+        );
+        assert_eq!(
+            c.value("EXTERNAL", Some("SCRAM-SHA-512"), "sasl.jaas.config"),
+            Some("y required;")
+        );
     }
 
     #[test]
@@ -387,9 +401,15 @@ mod tests {
             assert!(!err.contains("hunter2") && !err.contains("com.example"), "{err}");
             assert!(err.contains(bad.split('=').next().unwrap()), "{err}");
         }
-        let err = config(&["sasl.enabled.mechanisms=GSSAPI"]).unwrap().sasl_mechanisms("X").unwrap_err();
+        let err = config(&["sasl.enabled.mechanisms=GSSAPI"])
+            .unwrap()
+            .sasl_mechanisms("X")
+            .unwrap_err();
         assert!(err.to_string().contains("GSSAPI"), "{err}");
-        assert!(config(&[]).unwrap().sasl_mechanisms("X").is_err(), "Kafka's default GSSAPI is refused");
+        assert!(
+            config(&[]).unwrap().sasl_mechanisms("X").is_err(),
+            "Kafka's default GSSAPI is refused"
+        );
     }
 
     #[test]

@@ -130,10 +130,17 @@ fn unknown_ignored_and_removed_keys_warn() {
     // one stops start-up, and neither message shows a value.
     let secure = load_from_str(Some("ssl.keystore.password=secret"), &[], &[]).unwrap();
     assert!(secure.warnings.is_empty(), "{:?}", secure.warnings);
-    let refused = load_from_str(Some("ssl.keystore.password=secret\nlistener.name.ssl.x=secret"), &[], &[])
-        .unwrap_err()
-        .to_string();
-    assert!(refused.contains("listener.name.ssl.x") && !refused.contains("secret"), "{refused}");
+    let refused = load_from_str(
+        Some("ssl.keystore.password=secret\nlistener.name.ssl.x=secret"),
+        &[],
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("listener.name.ssl.x") && !refused.contains("secret"),
+        "{refused}"
+    );
     // A client's settings in the shared environment (KAFKA_SASL_USERNAME) are not the broker's.
     let env = [("KAFKA_SASL_USERNAME".to_string(), "app".to_string())];
     assert!(load_from_str(None, &env, &[]).is_ok());

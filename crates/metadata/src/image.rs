@@ -182,7 +182,10 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::ScramCredential(e) => {
-                self.scram.entry(e.name.clone()).or_default().insert(e.mechanism, e.clone());
+                self.scram
+                    .entry(e.name.clone())
+                    .or_default()
+                    .insert(e.mechanism, e.clone());
             }
             MetadataRecord::RemoveScramCredential { name, mechanism } => {
                 if let Some(user) = self.scram.get_mut(name) {

@@ -1,5 +1,6 @@
 //! `sluice`: the broker (with its controller), the admin CLI and the benchmark tool in one binary.
 
+mod listener_security;
 mod meta_properties;
 
 use clap::{Parser, Subcommand};
@@ -101,6 +102,13 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
     let meta = meta_properties::load_or_create(&data_dir, cfg.node_id).map_err(|e| e.to_string())?;
     info!(cluster_id = %meta.cluster_id, node_id = meta.node_id, dir = %data_dir.display(), "data directory ready");
 
+    // The runtime comes first: an OAUTHBEARER validator starts its JWKS refresh task while the
+    // listeners are built.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let _entered = runtime.enter();
     let mut listeners = Vec::new();
     for l in cfg
         .listeners
@@ -108,12 +116,16 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         .filter(|l| !cfg.controller_listener_names.contains(&l.name))
     {
         let advertised = cfg.advertised_listener(&l.name);
+        let security = listener_security::build(&cfg.security, &l.name, l.security_protocol)?;
         listeners.push(ListenerSettings {
             name: l.name.clone(),
             bind: bind_address(&l.host, l.port)?,
             advertised_host: advertised.map(|a| a.host.clone()).filter(|h| !h.is_empty()),
             advertised_port: advertised.map(|a| a.port).filter(|p| *p != 0),
             security_protocol: l.security_protocol,
+            sasl: security.sasl,
+            tls: security.tls,
+            principal_mapper: security.principal_mapper,
         });
     }
     let settings = BrokerSettings {
@@ -174,10 +186,6 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         ..BrokerSettings::default()
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let broker = Broker::open(settings, &data_dir).map_err(|e| format!("cannot open the metadata log: {e}"))?;
         // Handlers first: a SIGTERM that arrives right after "ready" must stop the broker cleanly.

@@ -4,6 +4,7 @@
 //! exactly it, and the connection refuses anything outside it. Each entry's range lies within
 //! what the protocol crate's codec reads and writes.
 
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod configs;
 pub mod consumer_group_describe;
@@ -17,6 +18,7 @@ pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_topic_partitions;
+pub mod describe_user_scram_credentials;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -31,6 +33,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 
 use crate::session::RequestContext;
@@ -88,6 +92,7 @@ pub const SERVED: &[ServedApi] = &[
     served(sync_group::API_KEY, sync_group::VERSIONS),
     served(describe_groups::API_KEY, describe_groups::VERSIONS),
     served(list_groups::API_KEY, list_groups::VERSIONS),
+    served(sasl_handshake::API_KEY, sasl_handshake::VERSIONS),
     served(api_versions::API_KEY, api_versions::VERSIONS),
     served(create_topics::API_KEY, create_topics::VERSIONS),
     served(delete_topics::API_KEY, delete_topics::VERSIONS),
@@ -97,10 +102,19 @@ pub const SERVED: &[ServedApi] = &[
     served(configs::DESCRIBE_API_KEY, configs::DESCRIBE_VERSIONS),
     served(configs::ALTER_API_KEY, configs::ALTER_VERSIONS),
     served(describe_log_dirs::API_KEY, describe_log_dirs::VERSIONS),
+    served(sasl_authenticate::API_KEY, sasl_authenticate::VERSIONS),
     served(create_partitions::API_KEY, create_partitions::VERSIONS),
     served(delete_groups::API_KEY, delete_groups::VERSIONS),
     served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
     served(offset_delete::API_KEY, offset_delete::VERSIONS),
+    served(
+        describe_user_scram_credentials::API_KEY,
+        describe_user_scram_credentials::VERSIONS,
+    ),
+    served(
+        alter_user_scram_credentials::API_KEY,
+        alter_user_scram_credentials::VERSIONS,
+    ),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
     served(consumer_group_heartbeat::API_KEY, consumer_group_heartbeat::VERSIONS),
     served(consumer_group_describe::API_KEY, consumer_group_describe::VERSIONS),
@@ -156,6 +170,10 @@ pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
         RequestBody::ListOffsets(req) => list_offsets::handle(ctx, req),
         RequestBody::CreateTopics(req) => create_topics::handle(ctx, req),
         RequestBody::DeleteTopics(req) => delete_topics::handle(ctx, req),
+        RequestBody::SaslHandshake(req) => sasl_handshake::handle(ctx, req),
+        RequestBody::SaslAuthenticate(req) => sasl_authenticate::handle(ctx, req),
+        RequestBody::DescribeUserScramCredentials(req) => describe_user_scram_credentials::handle(ctx, req),
+        RequestBody::AlterUserScramCredentials(req) => alter_user_scram_credentials::handle(ctx, req),
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.
         _ => Output::NoResponse,

@@ -23,6 +23,8 @@ pub async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerSettings)) -> 
             advertised_port: None,
             security_protocol: sluice_broker::SecurityProtocol::Plaintext,
             sasl: None,
+            tls: None,
+            principal_mapper: None,
         }],
         ..Default::default()
     };
