@@ -836,3 +836,37 @@ proptest! {
         check_same(&real, &naive, &requests)?;
     }
 }
+
+fn random_name() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(vec!['a', 'b', 'é', 'è']), 1..6)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 300, rng_seed: RngSeed::Fixed(0xF1_0A7E), ..Config::default() })]
+
+    /// Random names over a tiny alphabet make many patterns share prefixes and diverge at
+    /// every position (including inside a two-byte character), which is what the prefix walk
+    /// must get right.
+    #[test]
+    fn prefix_walk_agrees_with_linear_scan_on_random_names(
+        patterns in prop::collection::vec((random_name(), any::<bool>(), any::<bool>()), 0..60),
+        names in prop::collection::vec(random_name(), 1..30),
+    ) {
+        let mut real = Authorizer::new(AuthorizerConfig::default());
+        let mut naive = Naive { acls: Vec::new(), super_users: Vec::new(), allow_if_none: false };
+        for (name, prefixed, deny) in patterns {
+            let b = topic(&name, if prefixed { Prefixed } else { Literal }, "User:alice", Op::Read, if deny { Deny } else { Allow });
+            if real.add(b.clone()).unwrap() {
+                naive.acls.push(b);
+            }
+        }
+        for name in &names {
+            prop_assert_eq!(
+                real.authorize(&alice(), HOST, Op::Read, Topic, name),
+                naive.authorize(&alice(), HOST, Op::Read, Topic, name),
+                "{}", name
+            );
+        }
+    }
+}
