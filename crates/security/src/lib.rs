@@ -6,6 +6,7 @@
 //! forms Kafka users hand over, and the ACL authorizer with Kafka's `StandardAuthorizer`
 //! semantics. None of it reads a socket; the broker owns the connection and calls in.
 
+pub mod acl;
 pub mod jaas;
 pub mod mapping;
 pub mod oauth;
