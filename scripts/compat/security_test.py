@@ -20,7 +20,19 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 PASSED, FAILED = [], []
 
@@ -163,8 +175,144 @@ def main():
         log = read(os.path.join(d, "broker.log"))
         for secret in ("admin-secret", "portal-secret", "scram-pass-256", "scram-pass-512", "wrong-password"):
             check(f"no credential in the broker log ({secret[:6]}...)", secret not in log)
+    acl_suite(binary)
     print(f"security: {len(PASSED)} passed, {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)
+
+
+ACL_USERS = {"admin": "admin-pw", "alice": "alice-pw", "bob": "bob-pw", "eve": "eve-pw"}
+
+
+def start_acl_broker(binary, d, port):
+    users = " ".join(f'user_{u}="{p}"' for u, p in ACL_USERS.items())
+    props = f"""
+node.id=1
+log.dirs={d}/data
+listeners=SASL_PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required {users};
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+"""
+    with open(os.path.join(d, "server.properties"), "w") as f:
+        f.write(props)
+    log = open(os.path.join(d, "broker.log"), "a")
+    proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if read(os.path.join(d, "broker.log")).count("sluice is ready") > start_acl_broker.started:
+            start_acl_broker.started += 1
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    print(read(os.path.join(d, "broker.log")))
+    raise SystemExit("ACL broker did not start")
+
+
+start_acl_broker.started = 0
+
+
+def as_user(port, user, **extra):
+    return {"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+            "sasl.username": user, "sasl.password": ACL_USERS[user], **extra}
+
+
+def produce_error(conf, topic):
+    """Produces one record; returns the delivery error code name, or None on success."""
+    result = []
+    p = Producer({**conf, "acks": "all", "message.timeout.ms": 8000})
+    p.produce(topic, key=b"k", value=b"v", on_delivery=lambda err, msg: result.append(err))
+    p.flush(12)
+    if not result:
+        return "NO_DELIVERY_REPORT"
+    return None if result[0] is None else result[0].name()
+
+
+def consume_error(conf, topic, group):
+    """Subscribes in `group` and polls; returns the first error name, or None once a record arrives."""
+    c = Consumer({**conf, "group.id": group, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    deadline = time.time() + 15
+    try:
+        while time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            return m.error().name() if m.error() else None
+        return "TIMED_OUT"
+    finally:
+        c.close()
+
+
+def acl_suite(binary):
+    d = tempfile.mkdtemp(prefix="sluice-acl-")
+    port = free_port()
+    proc = start_acl_broker(binary, d, port)
+    try:
+        admin = AdminClient(as_user(port, "admin"))
+        for f in admin.create_topics([NewTopic(t, 1, 1) for t in ("franc.orders", "franc.secret", "other.topic")]).values():
+            f.result(10)
+        allow = AclPermissionType.ALLOW
+        lit, pre = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+        acls = [
+            AclBinding(ResourceType.TOPIC, "franc.", pre, "User:alice", "*", AclOperation.WRITE, allow),
+            AclBinding(ResourceType.TOPIC, "franc.secret", lit, "User:alice", "*", AclOperation.WRITE, AclPermissionType.DENY),
+            AclBinding(ResourceType.TOPIC, "franc.orders", lit, "User:bob", "*", AclOperation.READ, allow),
+            AclBinding(ResourceType.GROUP, "billing", lit, "User:bob", "*", AclOperation.READ, allow),
+        ]
+        for f in admin.create_acls(acls).values():
+            f.result(10)
+        described = admin.describe_acls(AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                                                         AclOperation.ANY, AclPermissionType.ANY)).result(10)
+        check("CreateAcls then DescribeAcls returns the four ACLs", sorted(map(str, described)) == sorted(map(str, acls)),
+              described)
+        alice = as_user(port, "alice")
+        err = produce_error(alice, "franc.orders")
+        check("ACL: a principal allowed the prefix franc. produces to franc.orders", err is None, err)
+        err = produce_error(alice, "other.topic")
+        check("ACL: the same principal is refused on other topics", err == "TOPIC_AUTHORIZATION_FAILED", err)
+        err = produce_error(alice, "franc.secret")
+        check("ACL: deny beats allow", err == "TOPIC_AUTHORIZATION_FAILED", err)
+        err = produce_error(as_user(port, "admin"), "other.topic")
+        check("ACL: a super user passes without ACLs", err is None, err)
+        err = consume_error(as_user(port, "bob"), "franc.orders", "billing")
+        check("ACL: a consumer with topic and group READ consumes", err is None, err)
+        err = consume_error(as_user(port, "bob"), "franc.orders", "not-billing")
+        check("ACL: a consumer without group READ gets GROUP_AUTHORIZATION_FAILED", err == "GROUP_AUTHORIZATION_FAILED", err)
+        eve_topics = set(AdminClient(as_user(port, "eve")).list_topics(timeout=10).topics)
+        check("ACL: Metadata hides topics the principal may not describe", not (eve_topics & {"franc.orders", "other.topic"}),
+              eve_topics)
+        bob_topics = set(AdminClient(as_user(port, "bob")).list_topics(timeout=10).topics)
+        check("ACL: Metadata shows the topics the principal may describe (READ implies DESCRIBE)",
+              "franc.orders" in bob_topics and "other.topic" not in bob_topics, bob_topics)
+        try:
+            alice_admin = AdminClient(alice)
+            binding = AclBinding(ResourceType.TOPIC, "x", lit, "User:alice", "*", AclOperation.ALL, allow)
+            list(alice_admin.create_acls([binding]).values())[0].result(10)
+            check("ACL: a non-super user cannot create ACLs", False, "created")
+        except KafkaException as e:
+            check("ACL: a non-super user cannot create ACLs", "CLUSTER_AUTHORIZATION_FAILED" in str(e), e)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    # ACLs live in the metadata log: they come back after a restart.
+    proc = start_acl_broker(binary, d, port)
+    try:
+        admin = AdminClient(as_user(port, "admin"))
+        err = produce_error(as_user(port, "alice"), "other.topic")
+        check("ACL: still enforced after a restart", err == "TOPIC_AUTHORIZATION_FAILED", err)
+        deleted = list(admin.delete_acls([AclBindingFilter(ResourceType.TOPIC, "franc.", ResourcePatternType.PREFIXED,
+                                                           "User:alice", None, AclOperation.ANY, AclPermissionType.ANY)]).values())[0].result(10)
+        check("DeleteAcls returns the ACL it removed", len(deleted) == 1 and deleted[0].name == "franc.", deleted)
+        err = produce_error(as_user(port, "alice"), "franc.orders")
+        check("ACL: removing the allow refuses the principal again", err == "TOPIC_AUTHORIZATION_FAILED", err)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def run(d, plain, sasl, ssl, sasl_ssl):

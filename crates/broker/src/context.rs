@@ -84,6 +84,9 @@ pub struct BrokerSettings {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.retention.check.interval.ms`: how often expired offsets are removed.
     pub offsets_retention_check_interval_ms: i64,
+    /// The ACL authorizer's settings when `authorizer.class.name` names one; `None`: no
+    /// authorizer, every operation allowed (Kafka's behaviour without one).
+    pub authorizer: Option<sluice_security::acl::AuthorizerConfig>,
 }
 
 impl Default for BrokerSettings {
@@ -118,6 +121,7 @@ impl Default for BrokerSettings {
             groups: sluice_group::GroupConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_retention_check_interval_ms: 600_000,
+            authorizer: None,
         }
     }
 }
@@ -126,6 +130,8 @@ impl Default for BrokerSettings {
 pub struct Broker {
     /// Settings fixed at start-up.
     pub settings: BrokerSettings,
+    /// The ACL authorizer over the metadata image's ACLs (none when not configured).
+    pub acls: crate::acls::Acls,
     /// The bytes-in-flight budget (`queued.max.request.bytes`), one permit per byte.
     pub request_bytes_budget: Arc<Semaphore>,
     /// The fetched-bytes budget (`queued.max.response.bytes`), one permit per byte: a fetch takes
@@ -212,7 +218,9 @@ impl Broker {
             settings.offsets_topic_num_partitions,
             settings.offsets_retention_check_interval_ms,
         ));
+        let acls = crate::acls::Acls::new(settings.authorizer.clone(), metadata.image());
         let broker = Arc::new(Broker {
+            acls,
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
             response_bytes_budget: Arc::new(Semaphore::new(
                 settings.queued_max_response_bytes.min(Semaphore::MAX_PERMITS),

@@ -10,6 +10,7 @@
 //! - [`handlers`]: one module per API and the registry of what the broker serves, which also
 //!   answers ApiVersions.
 
+pub mod acls;
 pub mod authenticate;
 pub mod connection;
 pub mod context;

@@ -6,10 +6,12 @@
 //! The connection builds the session; authentication (in the connection, in front of dispatch)
 //! is the only thing that changes its principal.
 
+use crate::acls::java_host;
 use crate::context::Broker;
 use sluice_config::SecurityProtocol;
 use sluice_protocol::generated::RequestHeader;
 use sluice_security::KafkaPrincipal;
+use sluice_security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -79,6 +81,63 @@ impl RequestContext<'_> {
     /// The request's API version: handlers shape their answer by it.
     pub fn version(&self) -> i16 {
         self.header.request_api_version
+    }
+
+    /// Whether the caller may perform `op` on the resource: the one authorization question every
+    /// handler asks. Always true without an authorizer, as in Kafka.
+    pub fn authorize(&self, op: AclOperation, resource_type: ResourceType, name: &str) -> bool {
+        let Some(authorizer) = self.broker.acls.current() else {
+            return true;
+        };
+        let host = java_host(self.session.peer.ip());
+        let allowed = authorizer.authorize(&self.session.principal, &host, op, resource_type, name);
+        if !allowed {
+            tracing::debug!(
+                principal = %self.session.principal,
+                %host,
+                operation = %op,
+                resource_type = %resource_type,
+                resource = name,
+                "denied"
+            );
+        }
+        allowed
+    }
+
+    /// `authorize` on the cluster resource (`kafka-cluster`).
+    pub fn authorize_cluster(&self, op: AclOperation) -> bool {
+        self.authorize(op, ResourceType::Cluster, CLUSTER_NAME)
+    }
+
+    /// Kafka's authorized-operations bit field for a resource (every supported operation without
+    /// an authorizer).
+    pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
+        match self.broker.acls.current() {
+            Some(a) => a.authorized_operations(
+                &self.session.principal,
+                &java_host(self.session.peer.ip()),
+                resource_type,
+                name,
+            ),
+            None => resource_type
+                .supported_operations()
+                .iter()
+                .fold(0, |bits, op| bits | (1 << op.code())),
+        }
+    }
+
+    /// Kafka's `authorizeByResourceType`: whether some resource of the type may be acted on
+    /// (InitProducerId without a transactional id asks it for WRITE on topics).
+    pub fn authorize_by_resource_type(&self, op: AclOperation, resource_type: ResourceType) -> bool {
+        match self.broker.acls.current() {
+            Some(a) => a.authorize_by_resource_type(
+                &self.session.principal,
+                &java_host(self.session.peer.ip()),
+                op,
+                resource_type,
+            ),
+            None => true,
+        }
     }
 
     /// The client id the request carries (empty when null, as Kafka treats it).

@@ -6,6 +6,7 @@ use sluice_broker::authenticate::SaslSettings;
 use sluice_config::{
     OAUTH_UNSECURED_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS, OAUTH_VALIDATOR_CLASS_OLD, SecurityConfig, SecurityProtocol,
 };
+use sluice_security::acl::{AuthorizerConfig, parse_super_users};
 use sluice_security::jaas::JaasConfig;
 use sluice_security::mapping::SslPrincipalMapper;
 use sluice_security::oauth::{
@@ -148,4 +149,18 @@ fn oauth_validator(
             listener.to_ascii_lowercase()
         )),
     }
+}
+
+/// The ACL authorizer's settings when `authorizer.class.name` names Kafka's standard authorizer
+/// (the config check refuses any other class); `super.users` must parse as principals.
+pub fn authorizer(security: &SecurityConfig) -> Result<Option<AuthorizerConfig>, String> {
+    if !security.authorizer_enabled() {
+        return Ok(None);
+    }
+    let super_users = parse_super_users(&security.super_users().join(";"))
+        .map_err(|e| format!("Configuration 'super.users' cannot be used: {e}"))?;
+    Ok(Some(AuthorizerConfig {
+        super_users,
+        allow_everyone_if_no_acl_found: security.allow_everyone_if_no_acl_found(),
+    }))
 }

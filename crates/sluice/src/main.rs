@@ -183,6 +183,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         },
         offsets_topic_num_partitions: cfg.offsets_topic_num_partitions,
         offsets_retention_check_interval_ms: cfg.offsets_retention_check_interval_ms,
+        authorizer: listener_security::authorizer(&cfg.security)?,
         ..BrokerSettings::default()
     };
 

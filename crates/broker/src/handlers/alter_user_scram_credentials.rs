@@ -23,6 +23,31 @@ pub const VERSIONS: (i16, i16) = (0, 0);
 type Refusal = (ErrorCode, String);
 
 pub fn handle(ctx: &RequestContext<'_>, req: AlterUserScramCredentialsRequest) -> Output {
+    // ALTER on the cluster, else every user is CLUSTER_AUTHORIZATION_FAILED.
+    if !ctx.authorize_cluster(sluice_security::acl::AclOperation::Alter) {
+        let mut users: Vec<String> = Vec::new();
+        for n in req
+            .deletions
+            .iter()
+            .map(|d| &d.name)
+            .chain(req.upsertions.iter().map(|u| &u.name))
+        {
+            if !users.contains(n) {
+                users.push(n.clone());
+            }
+        }
+        return Output::respond(AlterUserScramCredentialsResponse {
+            results: users
+                .into_iter()
+                .map(|user| AlterUserScramCredentialsResult {
+                    user,
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+    }
     Output::respond(answer(ctx, &req))
 }
 

@@ -29,6 +29,7 @@ use sluice_protocol::generated::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
 };
+use sluice_security::acl::{AclOperation, ResourceType};
 use std::collections::BTreeMap;
 
 pub const DESCRIBE_API_KEY: i16 = 32;
@@ -87,8 +88,27 @@ fn topic_overrides(broker: &Broker, name: &str) -> Result<BTreeMap<String, Strin
 }
 
 /// DescribeConfigs: the handler.
+/// Kafka's authorization of a config resource: topics by name, brokers (and broker loggers) as
+/// the cluster; the refusal code names which.
+fn config_access(ctx: &RequestContext<'_>, op: AclOperation, resource_type: i8, name: &str) -> Result<(), ErrorCode> {
+    match resource_type {
+        RESOURCE_TOPIC if !ctx.authorize(op, ResourceType::Topic, name) => Err(ErrorCode::TopicAuthorizationFailed),
+        RESOURCE_TOPIC => Ok(()),
+        _ if !ctx.authorize_cluster(op) => Err(ErrorCode::ClusterAuthorizationFailed),
+        _ => Ok(()),
+    }
+}
+
 pub fn handle_describe(ctx: &RequestContext<'_>, req: DescribeConfigsRequest) -> Output {
-    Output::respond(describe_answer(ctx.broker, ctx.header, &req))
+    let mut response = describe_answer(ctx.broker, ctx.header, &req);
+    for r in &mut response.results {
+        if let Err(code) = config_access(ctx, AclOperation::DescribeConfigs, r.resource_type, &r.resource_name) {
+            r.error_code = code.code();
+            r.error_message = None;
+            r.configs.clear();
+        }
+    }
+    Output::respond(response)
 }
 
 fn describe_answer(broker: &Broker, header: &RequestHeader, req: &DescribeConfigsRequest) -> DescribeConfigsResponse {
@@ -328,7 +348,25 @@ fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
 
 /// AlterConfigs: the handler.
 pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterConfigsRequest) -> Output {
-    Output::respond(alter_answer(ctx.broker, &req))
+    let mut req = req;
+    let mut denied = Vec::new();
+    req.resources.retain(
+        |r| match config_access(ctx, AclOperation::AlterConfigs, r.resource_type, &r.resource_name) {
+            Ok(()) => true,
+            Err(code) => {
+                denied.push(AlterConfigsResourceResponse {
+                    error_code: code.code(),
+                    resource_type: r.resource_type,
+                    resource_name: r.resource_name.clone(),
+                    ..Default::default()
+                });
+                false
+            }
+        },
+    );
+    let mut response = alter_answer(ctx.broker, &req);
+    response.responses.extend(denied);
+    Output::respond(response)
 }
 
 fn alter_answer(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsResponse {
@@ -399,7 +437,25 @@ fn edit_list(current: &str, items: &str, append: bool) -> String {
 
 /// IncrementalAlterConfigs: the handler.
 pub fn handle_incremental_alter(ctx: &RequestContext<'_>, req: IncrementalAlterConfigsRequest) -> Output {
-    Output::respond(incremental_alter_answer(ctx.broker, &req))
+    let mut req = req;
+    let mut denied = Vec::new();
+    req.resources.retain(
+        |r| match config_access(ctx, AclOperation::AlterConfigs, r.resource_type, &r.resource_name) {
+            Ok(()) => true,
+            Err(code) => {
+                denied.push(IncrementalResult {
+                    error_code: code.code(),
+                    resource_type: r.resource_type,
+                    resource_name: r.resource_name.clone(),
+                    ..Default::default()
+                });
+                false
+            }
+        },
+    );
+    let mut response = incremental_alter_answer(ctx.broker, &req);
+    response.responses.extend(denied);
+    Output::respond(response)
 }
 
 fn incremental_alter_answer(broker: &Broker, req: &IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {

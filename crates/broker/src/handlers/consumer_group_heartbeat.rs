@@ -21,9 +21,9 @@ pub fn handle(ctx: &RequestContext<'_>, req: ConsumerGroupHeartbeatRequest) -> O
     let header = ctx.header;
     let conn = ctx.session;
 
-    if let Err(e) = broker.groups.ensure_ready(broker) {
+    if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
         return Output::Respond(ResponseBody::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
-            error_code: e.code().code(),
+            error_code: code.code(),
             ..Default::default()
         }));
     }

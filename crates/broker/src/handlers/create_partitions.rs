@@ -8,12 +8,28 @@ use sluice_metadata::MetadataRecord;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::create_partitions_response::CreatePartitionsTopicResult;
 use sluice_protocol::generated::{CreatePartitionsRequest, CreatePartitionsResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 37;
 /// Versions served: all Kafka 4 defines.
 pub const VERSIONS: (i16, i16) = (0, 3);
 pub fn handle(ctx: &RequestContext<'_>, req: CreatePartitionsRequest) -> Output {
-    Output::respond(answer(ctx.broker, &req))
+    // ALTER on each topic; a denied topic keeps its partitions.
+    let (allowed, denied): (Vec<_>, Vec<_>) = req
+        .topics
+        .iter()
+        .cloned()
+        .partition(|t| ctx.authorize(AclOperation::Alter, ResourceType::Topic, &t.name));
+    let mut response = answer(ctx.broker, &CreatePartitionsRequest { topics: allowed, ..req });
+    response
+        .results
+        .extend(denied.into_iter().map(|t| CreatePartitionsTopicResult {
+            name: t.name,
+            error_code: ErrorCode::TopicAuthorizationFailed.code(),
+            error_message: Some("Authorization failed.".into()),
+            ..Default::default()
+        }));
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsResponse {

@@ -7,13 +7,30 @@ use crate::topics::{self, NewTopic};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::create_topics_response::CreatableTopicResult;
 use sluice_protocol::generated::{CreateTopicsRequest, CreateTopicsResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 use std::collections::HashSet;
 
 pub const API_KEY: i16 = 19;
 /// Versions served: v0-v1 from the pre-4.0 schemas through v7.
 pub const VERSIONS: (i16, i16) = (0, 7);
 pub fn handle(ctx: &RequestContext<'_>, req: CreateTopicsRequest) -> Output {
-    Output::respond(answer(ctx.broker, &req))
+    // CREATE on the cluster, or on each topic; a denied topic is not created.
+    let cluster = ctx.authorize_cluster(AclOperation::Create);
+    let (allowed, denied): (Vec<_>, Vec<_>) = req
+        .topics
+        .iter()
+        .cloned()
+        .partition(|t| cluster || ctx.authorize(AclOperation::Create, ResourceType::Topic, &t.name));
+    let mut response = answer(ctx.broker, &CreateTopicsRequest { topics: allowed, ..req });
+    response.topics.extend(denied.into_iter().map(|t| CreatableTopicResult {
+        name: t.name,
+        error_code: ErrorCode::TopicAuthorizationFailed.code(),
+        error_message: Some("Authorization failed.".into()),
+        num_partitions: -1,
+        replication_factor: -1,
+        ..Default::default()
+    }));
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {

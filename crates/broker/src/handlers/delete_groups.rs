@@ -2,8 +2,10 @@
 
 use super::{Output, ResponseFuture};
 use crate::session::RequestContext;
+use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::delete_groups_response::DeletableGroupResult;
 use sluice_protocol::generated::{DeleteGroupsRequest, DeleteGroupsResponse, ResponseBody};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 42;
 /// Versions served: all.
@@ -27,10 +29,19 @@ pub fn handle(ctx: &RequestContext<'_>, req: DeleteGroupsRequest) -> Output {
         }));
     }
     let names = req.groups_names;
+    // DELETE on each group; a denied group is answered GROUP_AUTHORIZATION_FAILED and untouched.
+    let allowed: Vec<bool> = names
+        .iter()
+        .map(|g| ctx.authorize(AclOperation::Delete, ResourceType::Group, g))
+        .collect();
     let applied = broker.groups.run(|c, _| {
         let mut fx = sluice_group::Effects::default();
         let mut codes = Vec::with_capacity(names.len());
-        for g in &names {
+        for (g, allowed) in names.iter().zip(&allowed) {
+            if !allowed {
+                codes.push(ErrorCode::GroupAuthorizationFailed);
+                continue;
+            }
             let (code, more) = c.delete_group(g);
             fx.records.extend(more.records);
             fx.replies.extend(more.replies);

@@ -12,12 +12,36 @@ use crate::topics::INTERNAL_TOPICS;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use sluice_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 21;
 /// Versions served: all Kafka 4 defines.
 pub const VERSIONS: (i16, i16) = (0, 2);
 pub fn handle(ctx: &RequestContext<'_>, req: DeleteRecordsRequest) -> Output {
-    Output::respond(answer(ctx.broker, &req))
+    // DELETE on each topic; a denied topic keeps its records.
+    let (allowed, denied): (Vec<_>, Vec<_>) = req
+        .topics
+        .iter()
+        .cloned()
+        .partition(|t| ctx.authorize(AclOperation::Delete, ResourceType::Topic, &t.name));
+    let mut response = answer(ctx.broker, &DeleteRecordsRequest { topics: allowed, ..req });
+    response.topics.extend(denied.into_iter().map(|t| {
+        DeleteRecordsTopicResult {
+            name: t.name,
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| DeleteRecordsPartitionResult {
+                    partition_index: p.partition_index,
+                    low_watermark: -1,
+                    error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }));
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, req: &DeleteRecordsRequest) -> DeleteRecordsResponse {

@@ -7,12 +7,45 @@ use crate::topics;
 use sluice_protocol::generated::delete_topics_response::DeletableTopicResult;
 use sluice_protocol::generated::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader};
 use sluice_protocol::{ErrorCode, Uuid};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 20;
 /// Versions served: v0 from the pre-4.0 schemas through v6.
 pub const VERSIONS: (i16, i16) = (0, 6);
 pub fn handle(ctx: &RequestContext<'_>, req: DeleteTopicsRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    // DELETE on each topic (by name, once an id is resolved); a denied topic is kept.
+    let name_of = |name: &Option<String>, id: &sluice_protocol::Uuid| -> Option<String> {
+        name.clone()
+            .or_else(|| ctx.broker.metadata().image().topics.get(id).map(|t| t.name.clone()))
+    };
+    let may = |name: Option<String>| name.is_none_or(|n| ctx.authorize(AclOperation::Delete, ResourceType::Topic, &n));
+    let mut denied = Vec::new();
+    let mut req = req;
+    req.topic_names.retain(|n| {
+        let ok = may(Some(n.clone()));
+        if !ok {
+            denied.push((Some(n.clone()), sluice_protocol::Uuid::ZERO));
+        }
+        ok
+    });
+    req.topics.retain(|t| {
+        let ok = may(name_of(&t.name, &t.topic_id));
+        if !ok {
+            denied.push((t.name.clone(), t.topic_id));
+        }
+        ok
+    });
+    let mut response = answer(ctx.broker, ctx.header, &req);
+    response
+        .responses
+        .extend(denied.into_iter().map(|(name, topic_id)| DeletableTopicResult {
+            name,
+            topic_id,
+            error_code: ErrorCode::TopicAuthorizationFailed.code(),
+            error_message: Some("Authorization failed.".into()),
+            ..Default::default()
+        }));
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) -> DeleteTopicsResponse {

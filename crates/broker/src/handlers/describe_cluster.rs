@@ -7,6 +7,7 @@ use crate::session::Session;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::describe_cluster_response::DescribeClusterBroker;
 use sluice_protocol::generated::{DescribeClusterRequest, DescribeClusterResponse};
+use sluice_security::acl::{CLUSTER_NAME, ResourceType};
 
 pub const API_KEY: i16 = 60;
 /// Versions served: all Kafka 4 defines.
@@ -14,7 +15,11 @@ pub const VERSIONS: (i16, i16) = (0, 2);
 /// EndpointType 1: brokers (the default); 2 (controllers) is only answered by controller listeners.
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 pub fn handle(ctx: &RequestContext<'_>, req: DescribeClusterRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.session, &req))
+    let mut response = answer(ctx.broker, ctx.session, &req);
+    if req.include_cluster_authorized_operations && response.error_code == 0 {
+        response.cluster_authorized_operations = ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME);
+    }
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, conn: &Session, req: &DescribeClusterRequest) -> DescribeClusterResponse {

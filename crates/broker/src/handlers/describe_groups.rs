@@ -3,8 +3,10 @@
 use super::Output;
 use crate::context::Broker;
 use crate::session::RequestContext;
+use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::describe_groups_response::DescribedGroup;
 use sluice_protocol::generated::{DescribeGroupsRequest, DescribeGroupsResponse, RequestHeader};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 15;
 /// Versions served: all (v6 answers GROUP_ID_NOT_FOUND for unknown groups, KIP-1043).
@@ -12,7 +14,21 @@ pub const VERSIONS: (i16, i16) = (0, 6);
 /// Kafka's "authorized operations not requested" marker.
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 pub fn handle(ctx: &RequestContext<'_>, req: DescribeGroupsRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    // DESCRIBE on each group; authorized operations filled in where asked (v3+).
+    let mut response = answer(ctx.broker, ctx.header, &req);
+    for g in &mut response.groups {
+        if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &g.group_id) {
+            *g = DescribedGroup {
+                group_id: std::mem::take(&mut g.group_id),
+                error_code: ErrorCode::GroupAuthorizationFailed.code(),
+                authorized_operations: i32::MIN,
+                ..Default::default()
+            };
+        } else if req.include_authorized_operations && g.error_code == 0 {
+            g.authorized_operations = ctx.authorized_operations(ResourceType::Group, &g.group_id);
+        }
+    }
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, header: &RequestHeader, req: &DescribeGroupsRequest) -> DescribeGroupsResponse {

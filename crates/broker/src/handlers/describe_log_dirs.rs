@@ -3,16 +3,26 @@
 use super::Output;
 use crate::context::Broker;
 use crate::session::RequestContext;
+use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 use sluice_protocol::generated::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+use sluice_security::acl::AclOperation;
 use std::collections::BTreeMap;
 
 pub const API_KEY: i16 = 35;
 /// Versions served: v0 from the pre-4.0 schemas through v4.
 pub const VERSIONS: (i16, i16) = (0, 4);
 pub fn handle(ctx: &RequestContext<'_>, req: DescribeLogDirsRequest) -> Output {
+    // DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+ has a top-level code;
+    // older versions get no log dirs), as in Kafka.
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return Output::respond(DescribeLogDirsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            ..Default::default()
+        });
+    }
     Output::respond(answer(ctx.broker, &req))
 }
 

@@ -14,6 +14,7 @@ use sluice_protocol::generated::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
 use sluice_protocol::generated::{DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 use std::collections::BTreeSet;
 
 pub const API_KEY: i16 = 75;
@@ -22,7 +23,29 @@ pub const VERSIONS: (i16, i16) = (0, 0);
 /// Kafka's `max.request.partition.size.limit` default.
 pub const PARTITION_LIMIT_MAX: i32 = 2000;
 pub fn handle(ctx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest) -> Output {
-    Output::respond(answer(ctx.broker, &req))
+    // DESCRIBE on each topic: named topics come back TOPIC_AUTHORIZATION_FAILED, listed ones are
+    // left out; authorized operations are always filled in (the API has no opt-in).
+    let named = !req.topics.is_empty();
+    let mut response = answer(ctx.broker, &req);
+    let mut kept = Vec::with_capacity(response.topics.len());
+    for mut t in std::mem::take(&mut response.topics) {
+        let name = t.name.clone().unwrap_or_default();
+        if t.error_code == 0 && !ctx.authorize(AclOperation::Describe, ResourceType::Topic, &name) {
+            if !named {
+                continue;
+            }
+            t = DescribeTopicPartitionsResponseTopic {
+                name: t.name,
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                ..Default::default()
+            };
+        } else if t.error_code == 0 {
+            t.topic_authorized_operations = ctx.authorized_operations(ResourceType::Topic, &name);
+        }
+        kept.push(t);
+    }
+    response.topics = kept;
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse {

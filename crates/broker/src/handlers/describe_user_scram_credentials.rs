@@ -15,6 +15,13 @@ pub const API_KEY: i16 = 50;
 pub const VERSIONS: (i16, i16) = (0, 0);
 
 pub fn handle(ctx: &RequestContext<'_>, req: DescribeUserScramCredentialsRequest) -> Output {
+    // DESCRIBE on the cluster, else a top-level CLUSTER_AUTHORIZATION_FAILED.
+    if !ctx.authorize_cluster(sluice_security::acl::AclOperation::Describe) {
+        return Output::respond(DescribeUserScramCredentialsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            ..Default::default()
+        });
+    }
     let image = ctx.broker.metadata().image().scram.clone();
     let wanted: Vec<String> = match &req.users {
         None => image.keys().cloned().collect(),

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
 use sluice_protocol::generated::{FetchRequest, FetchResponse, ResponseBody};
+use sluice_security::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -124,12 +125,13 @@ fn read_once(
     broker: &Broker,
     version: i16,
     req: &FetchRequest,
+    denied: &[bool],
     mut share: Share,
 ) -> Result<(FetchResponse, usize), usize> {
     let records_allowed = share.left() > 0;
     let mut total = 0usize;
     let mut responses = Vec::with_capacity(req.topics.len());
-    for t in &req.topics {
+    for (t, &denied) in req.topics.iter().zip(denied) {
         // Copied out of the image so that no metadata lock is held while logs are read.
         let found = if version >= 13 {
             broker.topic_by_id_with_configs(&t.topic_id)
@@ -148,6 +150,11 @@ fn read_once(
                 records: Some(Bytes::new()),
                 ..Default::default()
             };
+            if denied {
+                out.error_code = ErrorCode::TopicAuthorizationFailed.code();
+                partitions.push(out);
+                continue;
+            }
             let Some(topic) = topic.filter(|t| t.partitions.contains_key(&p.partition)) else {
                 let code = if version >= 13 && topic.is_none() {
                     ErrorCode::UnknownTopicId
@@ -215,6 +222,7 @@ async fn read_by(
     broker: &Broker,
     version: i16,
     req: &FetchRequest,
+    denied: &[bool],
     want: u32,
     deadline: tokio::time::Instant,
 ) -> Result<(FetchResponse, usize), usize> {
@@ -225,7 +233,7 @@ async fn read_by(
         Ok(Ok(permit)) => permit,
         _ => budget.clone().try_acquire_many_owned(0).map_err(|_| 0usize)?,
     };
-    read_once(broker, version, req, Share::new(broker, permit))
+    read_once(broker, version, req, denied, Share::new(broker, permit))
 }
 
 /// The answer at the deadline: what a share of `want` reads if the budget has room, else the
@@ -234,12 +242,13 @@ async fn last_read(
     broker: &Broker,
     version: i16,
     req: &FetchRequest,
+    denied: &[bool],
     want: u32,
     deadline: tokio::time::Instant,
 ) -> Option<ResponseBody> {
-    let read = match read_by(broker, version, req, want, deadline).await {
+    let read = match read_by(broker, version, req, denied, want, deadline).await {
         Ok(read) => Ok(read),
-        Err(_) => read_by(broker, version, req, 0, deadline).await,
+        Err(_) => read_by(broker, version, req, denied, 0, deadline).await,
     };
     read.ok().map(|(response, _)| ResponseBody::Fetch(response))
 }
@@ -266,6 +275,25 @@ pub fn handle(ctx: &RequestContext<'_>, req: FetchRequest) -> Output {
             ..Default::default()
         }));
     }
+    // READ on each topic, by name once an id is resolved (an unknown id is not denied: it is
+    // answered UNKNOWN_TOPIC_ID, as Kafka resolves ids before authorizing).
+    let denied: Vec<bool> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = if version >= 13 {
+                broker
+                    .metadata()
+                    .image()
+                    .topics
+                    .get(&t.topic_id)
+                    .map(|i| i.name.clone())
+            } else {
+                Some(t.topic.clone())
+            };
+            name.is_some_and(|n| !ctx.authorize(AclOperation::Read, ResourceType::Topic, &n))
+        })
+        .collect();
     // Subscribed before the first read, so an append that lands between that read and the wait
     // still wakes the wait instead of leaving the fetch parked until the next append or deadline.
     let mut appended = broker.logs.subscribe();
@@ -276,7 +304,7 @@ pub fn handle(ctx: &RequestContext<'_>, req: FetchRequest) -> Output {
     let budget = &broker.response_bytes_budget;
     let mut read_again = true;
     if let Ok(permit) = budget.clone().try_acquire_many_owned(want) {
-        match read_once(broker, version, &req, Share::new(broker, permit)) {
+        match read_once(broker, version, &req, &denied, Share::new(broker, permit)) {
             Ok((response, bytes)) if bytes >= min_bytes || wait_ms == 0 || has_error(&response) => {
                 return Output::Respond(ResponseBody::Fetch(response));
             }
@@ -294,11 +322,11 @@ pub fn handle(ctx: &RequestContext<'_>, req: FetchRequest) -> Output {
                 match tokio::time::timeout_at(deadline, appended.changed()).await {
                     Ok(Ok(())) => {}
                     // Deadline reached, or the broker is shutting down: answer with what there is.
-                    _ => return last_read(&broker, version, &req, want, deadline).await,
+                    _ => return last_read(&broker, version, &req, &denied, want, deadline).await,
                 }
             }
             read_again = false;
-            match read_by(&broker, version, &req, want, deadline).await {
+            match read_by(&broker, version, &req, &denied, want, deadline).await {
                 Ok((response, bytes)) if bytes >= min_bytes || has_error(&response) => {
                     return Some(ResponseBody::Fetch(response));
                 }
@@ -310,7 +338,7 @@ pub fn handle(ctx: &RequestContext<'_>, req: FetchRequest) -> Output {
                     want = want_for(&broker, needed);
                     if tokio::time::Instant::now() >= deadline {
                         // Out of time and the batch did not fit: the offsets without records.
-                        return last_read(&broker, version, &req, 0, deadline).await;
+                        return last_read(&broker, version, &req, &denied, 0, deadline).await;
                     }
                     read_again = true;
                 }

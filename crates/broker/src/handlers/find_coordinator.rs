@@ -6,12 +6,11 @@
 //! COORDINATOR_NOT_AVAILABLE, so transactional producers fail clearly instead of hanging.
 
 use super::Output;
-use crate::context::Broker;
 use crate::session::RequestContext;
-use crate::session::Session;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::find_coordinator_response::Coordinator;
 use sluice_protocol::generated::{FindCoordinatorRequest, FindCoordinatorResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 10;
 /// Versions served: all (v4+ batches keys, KIP-699; v6 adds share groups).
@@ -22,8 +21,15 @@ const KEYS_MAX: usize = 10_000;
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-fn lookup(broker: &Broker, conn: &Session, key: &str, key_type: i8) -> Coordinator {
+fn lookup(ctx: &RequestContext<'_>, key: &str, key_type: i8) -> Coordinator {
+    let (broker, conn) = (ctx.broker, ctx.session);
     let (code, message) = match key_type {
+        KEY_TYPE_GROUP if !ctx.authorize(AclOperation::Describe, ResourceType::Group, key) => {
+            (ErrorCode::GroupAuthorizationFailed, None)
+        }
+        KEY_TYPE_TRANSACTION if !ctx.authorize(AclOperation::Describe, ResourceType::TransactionalId, key) => {
+            (ErrorCode::TransactionalIdAuthorizationFailed, None)
+        }
         KEY_TYPE_GROUP => match broker.groups.ensure_ready(broker) {
             Ok(()) => (ErrorCode::None, None),
             Err(e) => (e.code(), Some("The group coordinator is not available.".to_string())),
@@ -54,10 +60,10 @@ fn lookup(broker: &Broker, conn: &Session, key: &str, key_type: i8) -> Coordinat
     }
 }
 pub fn handle(ctx: &RequestContext<'_>, req: FindCoordinatorRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.session, ctx.version(), &req))
+    Output::respond(answer(ctx, ctx.version(), &req))
 }
 
-fn answer(broker: &Broker, conn: &Session, version: i16, req: &FindCoordinatorRequest) -> FindCoordinatorResponse {
+fn answer(ctx: &RequestContext<'_>, version: i16, req: &FindCoordinatorRequest) -> FindCoordinatorResponse {
     if version >= 4 {
         if req.coordinator_keys.len() > KEYS_MAX {
             return FindCoordinatorResponse {
@@ -80,12 +86,12 @@ fn answer(broker: &Broker, conn: &Session, version: i16, req: &FindCoordinatorRe
             coordinators: req
                 .coordinator_keys
                 .iter()
-                .map(|k| lookup(broker, conn, k, req.key_type))
+                .map(|k| lookup(ctx, k, req.key_type))
                 .collect(),
             ..Default::default()
         };
     }
-    let c = lookup(broker, conn, &req.key, req.key_type);
+    let c = lookup(ctx, &req.key, req.key_type);
     FindCoordinatorResponse {
         error_code: c.error_code,
         error_message: if version >= 1 { c.error_message } else { None },

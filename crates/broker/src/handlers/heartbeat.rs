@@ -1,7 +1,6 @@
 //! Heartbeat (key 12): a classic member says it is alive and learns of rebalances.
 
 use super::Output;
-use crate::context::Broker;
 use crate::session::RequestContext;
 use sluice_protocol::generated::{HeartbeatRequest, HeartbeatResponse};
 
@@ -9,12 +8,13 @@ pub const API_KEY: i16 = 12;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 4);
 pub fn handle(ctx: &RequestContext<'_>, req: HeartbeatRequest) -> Output {
-    Output::respond(answer(ctx.broker, &req))
+    Output::respond(answer(ctx, &req))
 }
 
-fn answer(broker: &Broker, req: &HeartbeatRequest) -> HeartbeatResponse {
-    let code = match broker.groups.ensure_ready(broker) {
-        Err(e) => e.code(),
+fn answer(ctx: &RequestContext<'_>, req: &HeartbeatRequest) -> HeartbeatResponse {
+    let broker = ctx.broker;
+    let code = match super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
+        Err(code) => code,
         Ok(()) => {
             let applied = broker.groups.run(|c, now| {
                 let code = c.heartbeat(

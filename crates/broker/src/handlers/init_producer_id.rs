@@ -10,11 +10,34 @@ use crate::context::Broker;
 use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 22;
 /// Versions served: v0-v5 (v6, two-phase commit, is still marked unstable by Kafka).
 pub const VERSIONS: (i16, i16) = (0, 5);
 pub fn handle(ctx: &RequestContext<'_>, req: InitProducerIdRequest) -> Output {
+    // Kafka: with a transactional id, WRITE on it; without, IDEMPOTENT_WRITE on the cluster or
+    // WRITE on some topic (KIP-679 made idempotence the default for anyone who may write).
+    let allowed = match &req.transactional_id {
+        Some(id) => ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id),
+        None => {
+            ctx.authorize_cluster(AclOperation::IdempotentWrite)
+                || ctx.authorize_by_resource_type(AclOperation::Write, ResourceType::Topic)
+        }
+    };
+    if !allowed {
+        let code = if req.transactional_id.is_some() {
+            ErrorCode::TransactionalIdAuthorizationFailed
+        } else {
+            ErrorCode::ClusterAuthorizationFailed
+        };
+        return Output::respond(InitProducerIdResponse {
+            error_code: code.code(),
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        });
+    }
     Output::respond(answer(ctx.broker, &req))
 }
 

@@ -20,10 +20,10 @@ pub fn handle(ctx: &RequestContext<'_>, req: JoinGroupRequest) -> Output {
     let conn = ctx.session;
 
     let version = header.request_api_version;
-    if let Err(e) = broker.groups.ensure_ready(broker) {
+    if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
         return Output::Respond(ResponseBody::JoinGroup(fit(
             version,
-            error_response(&req.member_id, e.code()),
+            error_response(&req.member_id, code),
         )));
     }
     let client_id = header.client_id.clone().unwrap_or_default();

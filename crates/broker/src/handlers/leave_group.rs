@@ -21,8 +21,8 @@ pub fn handle(ctx: &RequestContext<'_>, req: LeaveGroupRequest) -> Output {
             ..Default::default()
         }))
     };
-    if let Err(e) = broker.groups.ensure_ready(broker) {
-        return error(e.code());
+    if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
+        return error(code);
     }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members

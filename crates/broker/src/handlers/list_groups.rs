@@ -4,12 +4,21 @@ use super::Output;
 use crate::context::Broker;
 use crate::session::RequestContext;
 use sluice_protocol::generated::{ListGroupsRequest, ListGroupsResponse, RequestHeader};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 16;
 /// Versions served: all.
 pub const VERSIONS: (i16, i16) = (0, 5);
 pub fn handle(ctx: &RequestContext<'_>, req: ListGroupsRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    // DESCRIBE on the cluster lists every group; otherwise only the groups the caller may
+    // describe, as Kafka filters them.
+    let mut response = answer(ctx.broker, ctx.header, &req);
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        response
+            .groups
+            .retain(|g| ctx.authorize(AclOperation::Describe, ResourceType::Group, &g.group_id));
+    }
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, header: &RequestHeader, req: &ListGroupsRequest) -> ListGroupsResponse {

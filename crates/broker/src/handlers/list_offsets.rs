@@ -13,6 +13,7 @@ use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use sluice_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 2;
 /// Versions served: v0 (from the pre-4.0 schemas, with its list of old-style offsets) to v11.
@@ -23,7 +24,23 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 pub fn handle(ctx: &RequestContext<'_>, req: ListOffsetsRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    // DESCRIBE on each topic; denied partitions carry TOPIC_AUTHORIZATION_FAILED and no offsets.
+    let mut response = answer(ctx.broker, ctx.header, &req);
+    for t in &mut response.topics {
+        if !ctx.authorize(AclOperation::Describe, ResourceType::Topic, &t.name) {
+            for p in &mut t.partitions {
+                *p = ListOffsetsPartitionResponse {
+                    partition_index: p.partition_index,
+                    error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                    timestamp: -1,
+                    offset: -1,
+                    leader_epoch: -1,
+                    ..Default::default()
+                };
+            }
+        }
+    }
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> ListOffsetsResponse {

@@ -8,17 +8,16 @@
 //! (by id), as in Kafka.
 
 use super::Output;
-use crate::context::Broker;
 use crate::session::RequestContext;
-use crate::session::Session;
 use crate::topics::{self, INTERNAL_TOPICS, NewTopic};
 use sluice_metadata::TopicImage;
 use sluice_protocol::ErrorCode;
+use sluice_protocol::Uuid;
 use sluice_protocol::generated::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use sluice_protocol::generated::{MetadataRequest, MetadataResponse, RequestHeader};
-use std::sync::Arc;
+use sluice_protocol::generated::{MetadataRequest, MetadataResponse};
+use sluice_security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
 
 pub const API_KEY: i16 = 3;
 /// Versions served: all the codec has (v0 comes from the pre-4.0 schemas).
@@ -48,19 +47,37 @@ fn describe(topic: &TopicImage) -> MetadataResponseTopic {
     }
 }
 pub fn handle(ctx: &RequestContext<'_>, req: MetadataRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.session, ctx.header, &req))
+    Output::respond(answer(ctx, &req))
 }
 
-fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &MetadataRequest) -> MetadataResponse {
+/// A topic the caller may not describe: named, with no partitions, as Kafka answers it.
+fn unauthorized(name: Option<String>, topic_id: sluice_protocol::Uuid) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        error_code: ErrorCode::TopicAuthorizationFailed.code(),
+        name,
+        topic_id,
+        ..Default::default()
+    }
+}
+
+fn answer(ctx: &RequestContext<'_>, req: &MetadataRequest) -> MetadataResponse {
+    let broker = ctx.broker;
+    let conn = &ctx.session;
     let settings = &broker.settings;
-    let version = header.request_api_version;
+    let version = ctx.version();
+    let may_describe = |name: &str| ctx.authorize(AclOperation::Describe, ResourceType::Topic, name);
     // v0: an empty list means every topic; v1+: null means every topic.
     let all = match &req.topics {
         None => true,
         Some(list) => version == 0 && list.is_empty(),
     };
-    let topics = if all {
-        broker.metadata().image().topics.values().map(describe).collect()
+    let mut topics: Vec<MetadataResponseTopic> = if all {
+        // Every topic the caller may describe; the others are left out, not refused.
+        let listed: Vec<MetadataResponseTopic> = broker.metadata().image().topics.values().map(describe).collect();
+        listed
+            .into_iter()
+            .filter(|t| t.name.as_deref().is_some_and(&may_describe))
+            .collect()
     } else {
         let may_create = settings.auto_create_topics_enable && (version < 4 || req.allow_auto_topic_creation);
         req.topics
@@ -68,6 +85,9 @@ fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &Me
             .flatten()
             .map(|t| match &t.name {
                 Some(name) => {
+                    if !may_describe(name) {
+                        return unauthorized(Some(name.clone()), Uuid::ZERO);
+                    }
                     if let Some(topic) = broker.metadata().image().topic(name) {
                         return describe(topic);
                     }
@@ -78,6 +98,12 @@ fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &Me
                     };
                     if !may_create || INTERNAL_TOPICS.contains(&name.as_str()) {
                         return refuse(ErrorCode::UnknownTopicOrPartition);
+                    }
+                    // Auto-creation needs CREATE on the cluster or on the topic.
+                    if !ctx.authorize_cluster(AclOperation::Create)
+                        && !ctx.authorize(AclOperation::Create, ResourceType::Topic, name)
+                    {
+                        return refuse(ErrorCode::TopicAuthorizationFailed);
                     }
                     let new = NewTopic {
                         name,
@@ -98,6 +124,7 @@ fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &Me
                     }
                 }
                 None => match broker.metadata().image().topics.get(&t.topic_id) {
+                    Some(topic) if !may_describe(&topic.name) => unauthorized(None, t.topic_id),
                     Some(topic) => describe(topic),
                     None => MetadataResponseTopic {
                         error_code: ErrorCode::UnknownTopicId.code(),
@@ -109,7 +136,20 @@ fn answer(broker: &Arc<Broker>, conn: &Session, header: &RequestHeader, req: &Me
             })
             .collect()
     };
+    if version >= 8 && req.include_topic_authorized_operations {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations = ctx.authorized_operations(ResourceType::Topic, name);
+            }
+        }
+    }
+    let cluster_authorized_operations = if (8..=10).contains(&version) && req.include_cluster_authorized_operations {
+        ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        i32::MIN
+    };
     MetadataResponse {
+        cluster_authorized_operations,
         brokers: vec![MetadataResponseBroker {
             node_id: settings.node_id,
             host: conn.listener.advertised_host.clone(),

@@ -9,11 +9,14 @@ pub mod api_versions;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
@@ -99,6 +102,9 @@ pub const SERVED: &[ServedApi] = &[
     served(delete_records::API_KEY, delete_records::VERSIONS),
     served(init_producer_id::API_KEY, init_producer_id::VERSIONS),
     served(offset_for_leader_epoch::API_KEY, offset_for_leader_epoch::VERSIONS),
+    served(describe_acls::API_KEY, describe_acls::VERSIONS),
+    served(create_acls::API_KEY, create_acls::VERSIONS),
+    served(delete_acls::API_KEY, delete_acls::VERSIONS),
     served(configs::DESCRIBE_API_KEY, configs::DESCRIBE_VERSIONS),
     served(configs::ALTER_API_KEY, configs::ALTER_VERSIONS),
     served(describe_log_dirs::API_KEY, describe_log_dirs::VERSIONS),
@@ -136,6 +142,19 @@ pub fn serves(key: i16, version: i16) -> bool {
         .any(|a| a.key == key && a.min_version <= version && version <= a.max_version)
 }
 
+/// Kafka's first two checks of a group request, in its order: `op` on the group (else
+/// GROUP_AUTHORIZATION_FAILED), then the coordinator's readiness.
+pub fn group_gate(
+    ctx: &RequestContext<'_>,
+    op: sluice_security::acl::AclOperation,
+    group_id: &str,
+) -> Result<(), sluice_protocol::ErrorCode> {
+    if !ctx.authorize(op, sluice_security::acl::ResourceType::Group, group_id) {
+        return Err(sluice_protocol::ErrorCode::GroupAuthorizationFailed);
+    }
+    ctx.broker.groups.ensure_ready(ctx.broker).map_err(|e| e.code())
+}
+
 /// Runs the handler for `body`. Every handler has the same shape: the request context and the
 /// request, by value, in; an [`Output`] out.
 pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
@@ -170,6 +189,9 @@ pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
         RequestBody::ListOffsets(req) => list_offsets::handle(ctx, req),
         RequestBody::CreateTopics(req) => create_topics::handle(ctx, req),
         RequestBody::DeleteTopics(req) => delete_topics::handle(ctx, req),
+        RequestBody::CreateAcls(req) => create_acls::handle(ctx, req),
+        RequestBody::DescribeAcls(req) => describe_acls::handle(ctx, req),
+        RequestBody::DeleteAcls(req) => delete_acls::handle(ctx, req),
         RequestBody::SaslHandshake(req) => sasl_handshake::handle(ctx, req),
         RequestBody::SaslAuthenticate(req) => sasl_authenticate::handle(ctx, req),
         RequestBody::DescribeUserScramCredentials(req) => describe_user_scram_credentials::handle(ctx, req),

@@ -11,6 +11,7 @@ use sluice_group::{CommitOffset, CommitRequest};
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use sluice_protocol::generated::{OffsetCommitRequest, OffsetCommitResponse, ResponseBody};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 8;
 /// Versions served: what Kafka 4 serves (v0-1 were removed by KIP-896); v10 names topics by id.
@@ -27,6 +28,8 @@ pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
     // Which slots the coordinator decides, in the order they are sent to it.
     let mut pending: Vec<(usize, usize)> = Vec::new();
     let mut offsets = Vec::new();
+    // READ on the group, else every partition is GROUP_AUTHORIZATION_FAILED; READ on each topic.
+    let group_allowed = ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id);
     for topic in &req.topics {
         let resolved = if by_id {
             broker.topic_by_id_with_configs(&topic.topic_id)
@@ -40,7 +43,26 @@ pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
         };
         let t_slot = slots.len();
         let mut parts = Vec::with_capacity(topic.partitions.len());
+        let topic_allowed = match &resolved {
+            Some((t, _)) => ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.name),
+            None => by_id || ctx.authorize(AclOperation::Read, ResourceType::Topic, &topic.name),
+        };
         for p in &topic.partitions {
+            let denied = if !group_allowed {
+                Some(ErrorCode::GroupAuthorizationFailed)
+            } else if !topic_allowed {
+                Some(ErrorCode::TopicAuthorizationFailed)
+            } else {
+                None
+            };
+            if let Some(code) = denied {
+                parts.push(OffsetCommitResponsePartition {
+                    partition_index: p.partition_index,
+                    error_code: code.code(),
+                    ..Default::default()
+                });
+                continue;
+            }
             let known = resolved
                 .as_ref()
                 .is_some_and(|(t, _)| p.partition_index >= 0 && (p.partition_index as usize) < t.partitions.len());

@@ -13,9 +13,9 @@ pub const VERSIONS: (i16, i16) = (0, 0);
 pub fn handle(ctx: &RequestContext<'_>, req: OffsetDeleteRequest) -> Output {
     let broker = ctx.broker;
 
-    if let Err(e) = broker.groups.ensure_ready(broker) {
+    if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Delete, &req.group_id) {
         return Output::Respond(ResponseBody::OffsetDelete(OffsetDeleteResponse {
-            error_code: e.code().code(),
+            error_code: code.code(),
             ..Default::default()
         }));
     }

@@ -8,8 +8,9 @@ use sluice_protocol::generated::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
 };
-use sluice_protocol::generated::{OffsetFetchRequest, OffsetFetchResponse, RequestHeader};
+use sluice_protocol::generated::{OffsetFetchRequest, OffsetFetchResponse};
 use sluice_protocol::{ErrorCode, Uuid};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 9;
 /// Versions served: what Kafka 4 serves (v0 was removed by KIP-896); v10 names topics by id.
@@ -85,11 +86,43 @@ fn fetch_group(
     applied.into_value()
 }
 pub fn handle(ctx: &RequestContext<'_>, req: OffsetFetchRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    Output::respond(answer(ctx, &req))
 }
 
-fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> OffsetFetchResponse {
-    let version = header.request_api_version;
+/// `fetch_group` behind Kafka's checks: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED
+/// for the group), and DESCRIBE on each topic: a topic asked for by name comes back
+/// TOPIC_AUTHORIZATION_FAILED, one found by listing all the group's offsets is left out.
+fn fetch_authorized(
+    ctx: &RequestContext<'_>,
+    group_id: &str,
+    member: Option<(Option<&str>, i32)>,
+    topics: Option<Vec<AskedTopic>>,
+) -> Result<Vec<(String, Uuid, Vec<Fetched>)>, ErrorCode> {
+    if !ctx.authorize(AclOperation::Describe, ResourceType::Group, group_id) {
+        return Err(ErrorCode::GroupAuthorizationFailed);
+    }
+    let explicit = topics.is_some();
+    let found = fetch_group(ctx.broker, group_id, member, topics)?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(name, id, mut parts)| {
+            if name.is_empty() || ctx.authorize(AclOperation::Describe, ResourceType::Topic, &name) {
+                return Some((name, id, parts));
+            }
+            if !explicit {
+                return None;
+            }
+            for p in &mut parts {
+                *p = (p.0, -1, -1, Some(String::new()), ErrorCode::TopicAuthorizationFailed);
+            }
+            Some((name, id, parts))
+        })
+        .collect())
+}
+
+fn answer(ctx: &RequestContext<'_>, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+    let broker = ctx.broker;
+    let version = ctx.version();
     if version >= 8 {
         let by_id = version >= 10;
         let groups = req
@@ -111,7 +144,7 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> 
                         .collect()
                 });
                 let member = (version >= 9).then_some((g.member_id.as_deref(), g.member_epoch));
-                match fetch_group(broker, &g.group_id, member, topics) {
+                match fetch_authorized(ctx, &g.group_id, member, topics) {
                     Ok(found) => OffsetFetchResponseGroup {
                         group_id: g.group_id.clone(),
                         topics: found
@@ -165,7 +198,7 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetFetchRequest) -> 
             .map(|t| (t.name.clone(), Uuid::default(), t.partition_indexes.clone(), true))
             .collect()
     });
-    match fetch_group(broker, &req.group_id, None, topics) {
+    match fetch_authorized(ctx, &req.group_id, None, topics) {
         Ok(found) => OffsetFetchResponse {
             topics: found
                 .into_iter()

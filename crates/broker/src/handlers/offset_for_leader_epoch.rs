@@ -14,12 +14,28 @@ use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use sluice_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader};
+use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 23;
 /// Versions served: v0-1 from the pre-4.0 schemas through v4.
 pub const VERSIONS: (i16, i16) = (0, 4);
 pub fn handle(ctx: &RequestContext<'_>, req: OffsetForLeaderEpochRequest) -> Output {
-    Output::respond(answer(ctx.broker, ctx.header, &req))
+    // DESCRIBE on each topic (consumers validating positions).
+    let mut response = answer(ctx.broker, ctx.header, &req);
+    for t in &mut response.topics {
+        if !ctx.authorize(AclOperation::Describe, ResourceType::Topic, &t.topic) {
+            for p in &mut t.partitions {
+                *p = EpochEndOffset {
+                    partition: p.partition,
+                    error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                    leader_epoch: -1,
+                    end_offset: -1,
+                    ..Default::default()
+                };
+            }
+        }
+    }
+    Output::respond(response)
 }
 
 fn answer(broker: &Broker, header: &RequestHeader, req: &OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {

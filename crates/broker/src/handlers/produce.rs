@@ -31,6 +31,7 @@ use sluice_protocol::generated::produce_response::{
 };
 use sluice_protocol::generated::{ProduceRequest, ProduceResponse, ResponseBody};
 use sluice_protocol::records::{BatchHeader, batches};
+use sluice_security::acl::{AclOperation, ResourceType};
 use sluice_storage::{AppendOptions, SyncHandle};
 
 pub const API_KEY: i16 = 0;
@@ -85,6 +86,13 @@ pub fn handle(ctx: &RequestContext<'_>, req: ProduceRequest) -> Output {
             } else {
                 broker.topic_with_configs(&topic_data.name)
             };
+            // WRITE on the topic, by name (a topic id is resolved first; an unknown id stays
+            // UNKNOWN_TOPIC_ID, as Kafka answers it before authorizing).
+            let authorized = match (&image_topic, version >= 13) {
+                (Some((t, _)), _) => ctx.authorize(AclOperation::Write, ResourceType::Topic, &t.name),
+                (None, true) => true,
+                (None, false) => ctx.authorize(AclOperation::Write, ResourceType::Topic, &topic_data.name),
+            };
             let partition_responses = topic_data
                 .partition_data
                 .into_iter()
@@ -96,6 +104,9 @@ pub fn handle(ctx: &RequestContext<'_>, req: ProduceRequest) -> Output {
                     }
                     if version < 3 {
                         return partition_error(index, ErrorCode::UnsupportedForMessageFormat, None);
+                    }
+                    if !authorized {
+                        return partition_error(index, ErrorCode::TopicAuthorizationFailed, None);
                     }
                     let Some((topic, overrides)) = &image_topic else {
                         let code = if version >= 13 {

@@ -16,8 +16,8 @@ pub fn handle(ctx: &RequestContext<'_>, req: SyncGroupRequest) -> Output {
     let header = ctx.header;
 
     let version = header.request_api_version;
-    if let Err(e) = broker.groups.ensure_ready(broker) {
-        return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(e.code()))));
+    if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
+        return Output::Respond(ResponseBody::SyncGroup(fit(version, error_response(code))));
     }
     let (reply, rx) = broker.groups.park();
     // A classic member of a consumer group gets its partitions by topic name.
