@@ -69,7 +69,9 @@ pub fn validate_dynamic_broker_configs(
     let read_only: Vec<&str> = props
         .keys()
         .map(String::as_str)
-        .filter(|k| broker_key(k).is_some() && !is_dynamic_broker_config(k))
+        // Security keys are never dynamic here: a JAAS config, callback handler or key store
+        // set through AlterConfigs could load code or read files (Kafka's CVE-2025-27818 class).
+        .filter(|k| (broker_key(k).is_some() || crate::security::is_security_key(k)) && !is_dynamic_broker_config(k))
         .collect();
     if !read_only.is_empty() {
         return Err(format!(
@@ -126,6 +128,19 @@ mod tests {
             validate_dynamic_broker_configs(&b, &none, &props(&[("node.id", "2"), ("log.dirs", "/x")]), true),
             Err("Cannot update these configs dynamically: Set(log.dirs, node.id)".into())
         );
+        // No security setting can be set at runtime: a JAAS login module or a callback handler
+        // could load code (CVE-2025-27818).
+        let jaas = props(&[(
+            "listener.name.external.plain.sasl.jaas.config",
+            "com.sun.security.auth.module.JndiLoginModule required;",
+        )]);
+        assert_eq!(
+            validate_dynamic_broker_configs(&b, &none, &jaas, false),
+            Err("Cannot update these configs dynamically: Set(listener.name.external.plain.sasl.jaas.config)".into())
+        );
+        let e = validate_dynamic_broker_configs(&b, &none, &props(&[("sasl.server.callback.handler.class", "x.Y")]), true)
+            .unwrap_err();
+        assert!(e.contains("sasl.server.callback.handler.class"), "{e}");
         let e = validate_dynamic_broker_configs(&b, &none, &props(&[("log.retention.ms", "soon")]), false).unwrap_err();
         assert!(e.contains("log.retention.ms"), "{e}");
         let e = validate_dynamic_broker_configs(&b, &none, &props(&[("log.retention.ms", "0")]), false).unwrap_err();
