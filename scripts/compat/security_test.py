@@ -103,6 +103,9 @@ group.initial.rebalance.delay.ms=0
         f.write(read(os.path.join(d, "server.pem")) + read(os.path.join(d, "server.key")))
     with open(os.path.join(d, "server.properties"), "w") as f:
         f.write(props)
+    # A SCRAM user that exists before the first start, as kafka-storage format --add-scram makes it.
+    subprocess.run([binary, "format", "-c", os.path.join(d, "server.properties"),
+                    "--add-scram", "SCRAM-SHA-512=[name=bootstrap,password=boot-secret]"], check=True, capture_output=True)
     log = open(os.path.join(d, "broker.log"), "w")
     proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log)
     deadline = time.time() + 30
@@ -173,7 +176,7 @@ def main():
         proc.terminate()
         proc.wait(timeout=20)
         log = read(os.path.join(d, "broker.log"))
-        for secret in ("admin-secret", "portal-secret", "scram-pass-256", "scram-pass-512", "wrong-password"):
+        for secret in ("admin-secret", "portal-secret", "scram-pass-256", "scram-pass-512", "wrong-password", "boot-secret"):
             check(f"no credential in the broker log ({secret[:6]}...)", secret not in log)
     acl_suite(binary)
     print(f"security: {len(PASSED)} passed, {len(FAILED)} failed")
@@ -347,6 +350,8 @@ def run(d, plain, sasl, ssl, sasl_ssl):
         check(f"SASL_PLAINTEXT {mech}: produce and consume", err is None, err)
         err = refused(sasl_conf(mech, user, "wrong-password"), ["Authentication failed", "SASL authentication error"])
         check(f"SASL_PLAINTEXT {mech}: wrong password refused", err is None, err)
+    err = round_trip(sasl_conf("SCRAM-SHA-512", "bootstrap", "boot-secret"), topic, "bootstrap-user")
+    check("SASL_PLAINTEXT SCRAM-SHA-512: a user from sluice format --add-scram", err is None, err)
     err = refused(sasl_conf("SCRAM-SHA-512", "nobody", "whatever"), ["Authentication failed", "SASL authentication error"])
     check("SASL_PLAINTEXT SCRAM-SHA-512: unknown user refused", err is None, err)
     err = refused(sasl_conf("SCRAM-SHA-256", "gateway", "scram-pass-512"), ["Authentication failed", "SASL authentication error"])

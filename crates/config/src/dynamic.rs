@@ -138,8 +138,13 @@ mod tests {
             validate_dynamic_broker_configs(&b, &none, &jaas, false),
             Err("Cannot update these configs dynamically: Set(listener.name.external.plain.sasl.jaas.config)".into())
         );
-        let e = validate_dynamic_broker_configs(&b, &none, &props(&[("sasl.server.callback.handler.class", "x.Y")]), true)
-            .unwrap_err();
+        let e = validate_dynamic_broker_configs(
+            &b,
+            &none,
+            &props(&[("sasl.server.callback.handler.class", "x.Y")]),
+            true,
+        )
+        .unwrap_err();
         assert!(e.contains("sasl.server.callback.handler.class"), "{e}");
         let e = validate_dynamic_broker_configs(&b, &none, &props(&[("log.retention.ms", "soon")]), false).unwrap_err();
         assert!(e.contains("log.retention.ms"), "{e}");

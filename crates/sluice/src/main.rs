@@ -28,6 +28,24 @@ enum Command {
         #[arg(short = 'o', long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Prepares a data directory before the first start, as `kafka-storage format` does: writes
+    /// its identity and the SCRAM users given with --add-scram, so a secured broker can be
+    /// reached from its very first start.
+    Format {
+        /// A Kafka server.properties file (its log.dirs and node.id are used).
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// Sets a property, overriding the file and the environment (repeatable).
+        #[arg(short = 'o', long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// A SCRAM user, in kafka-storage's syntax: 'SCRAM-SHA-256=[name=alice,password=alice-secret]'
+        /// (or salt=, saltedpassword=, iterations=). Repeatable.
+        #[arg(long = "add-scram", value_name = "MECHANISM=[name=...,password=...]")]
+        add_scram: Vec<String>,
+        /// Succeed without changes when the directory is already formatted.
+        #[arg(long = "ignore-formatted")]
+        ignore_formatted: bool,
+    },
     /// The admin CLI and benchmark tool: a Kafka client that works against any Kafka-compatible
     /// cluster.
     #[command(flatten)]
@@ -43,6 +61,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Cli(command) => sluice_cli::run(command),
+        Command::Format {
+            config,
+            overrides,
+            add_scram,
+            ignore_formatted,
+        } => match format(config, overrides, &add_scram, ignore_formatted) {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("sluice: {message}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve { config, overrides } => match serve(config, overrides) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -51,6 +84,60 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `sluice format`: a data directory with its identity and bootstrap SCRAM users. Kafka refuses a
+/// directory that is already formatted (its bootstrap records are written once); so does this,
+/// unless --ignore-formatted, which then changes nothing.
+fn format(
+    config: Option<PathBuf>,
+    overrides: Vec<String>,
+    add_scram: &[String],
+    ignore_formatted: bool,
+) -> Result<String, String> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let cfg = sluice_config::load(config.as_deref(), &env, &overrides)
+        .map_err(|e| e.to_string())?
+        .config;
+    let data_dir = cfg.log_dirs.first().cloned().ok_or("log.dirs is empty")?;
+    if data_dir.join(meta_properties::FILE_NAME).exists() {
+        let message = format!("{} is already formatted", data_dir.display());
+        return if ignore_formatted {
+            Ok(message)
+        } else {
+            Err(format!("{message} (use --ignore-formatted)"))
+        };
+    }
+    // Parse every user before writing anything: a typo must not leave a half-formatted directory.
+    let mut records = Vec::new();
+    for arg in add_scram {
+        let (mechanism, name, c) =
+            sluice_security::scram::parse_add_scram(arg).map_err(|e| format!("--add-scram: {e}"))?;
+        records.push(sluice_metadata::MetadataRecord::ScramCredential(
+            sluice_metadata::ScramCredentialEntry {
+                name,
+                mechanism: mechanism.code(),
+                salt: c.salt,
+                stored_key: c.stored_key,
+                server_key: c.server_key,
+                iterations: i32::try_from(c.iterations).map_err(|_| "--add-scram: too many iterations")?,
+            },
+        ));
+    }
+    let meta = meta_properties::load_or_create(&data_dir, cfg.node_id).map_err(|e| e.to_string())?;
+    if !records.is_empty() {
+        let mut store = sluice_metadata::MetadataStore::open(&data_dir.join(sluice_broker::context::METADATA_DIR))
+            .map_err(|e| format!("cannot open the metadata log: {e}"))?;
+        store
+            .commit(&records)
+            .map_err(|e| format!("cannot store the SCRAM users: {e}"))?;
+    }
+    Ok(format!(
+        "Formatted {} for cluster {} with {} SCRAM credential(s)",
+        data_dir.display(),
+        meta.cluster_id,
+        records.len()
+    ))
 }
 
 /// Resolves a listener's bind address; an empty host means every interface.
