@@ -25,11 +25,11 @@ pub struct AclArgs {
 #[derive(Debug, Subcommand)]
 pub enum AclAction {
     /// Adds ACLs (kafka-acls --add).
-    Create(AclOptions),
+    Create(Box<AclOptions>),
     /// Lists ACLs, of the given resources or all (kafka-acls --list).
-    List(AclOptions),
+    List(Box<AclOptions>),
     /// Removes ACLs: the given entries, or every ACL of the given resources (kafka-acls --remove).
-    Delete(AclOptions),
+    Delete(Box<AclOptions>),
 }
 
 /// kafka-acls' resource and entry options.
@@ -538,7 +538,7 @@ mod tests {
         let mut argv = vec!["acl"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).unwrap().action {
-            AclAction::Create(o) | AclAction::List(o) | AclAction::Delete(o) => o,
+            AclAction::Create(o) | AclAction::List(o) | AclAction::Delete(o) => *o,
         }
     }
 
