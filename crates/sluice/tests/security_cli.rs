@@ -187,15 +187,18 @@ fn scram_users_sasl_and_tls_with_command_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     make_certs(d);
-    let (plain, sasl, ssl) = (free_port(), free_port(), free_port());
+    let (plain, sasl, ssl, sasl_ssl) = (free_port(), free_port(), free_port(), free_port());
     let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" \
                 password=\"admin-secret\" user_admin=\"admin-secret\" user_portal=\"portal-secret\";";
     let _broker = start(
         d,
         &format!(
             "node.id=1\nlog.dirs={data}\n\
-             listeners=PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl},SSL://127.0.0.1:{ssl}\n\
-             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL\n\
+             listeners=PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl},SSL://127.0.0.1:{ssl},\
+             EXTERNAL://127.0.0.1:{sasl_ssl}\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,\
+             EXTERNAL:SASL_SSL\n\
+             listener.name.external.sasl.enabled.mechanisms=SCRAM-SHA-512\n\
              listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n\
              listener.name.sasl_plaintext.plain.sasl.jaas.config={jaas}\n\
              ssl.keystore.type=PEM\nssl.keystore.location={d}/server.bundle.pem\n\
@@ -359,6 +362,24 @@ fn scram_users_sasl_and_tls_with_command_config() {
         ),
     );
     ok(&ssl_name, Some(&no_hostname), &["topic", "list"], "");
+
+    // SASL_SSL: SCRAM-SHA-512 inside TLS (no client certificate needed there).
+    let sasl_ssl_config = write(
+        d,
+        "sasl-ssl.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={d}/ca.pem\n{}",
+            scram("gateway-pass").replace("security.protocol=SASL_PLAINTEXT\n", ""),
+            d = d.display()
+        ),
+    );
+    let out = ok(
+        &format!("127.0.0.1:{sasl_ssl}"),
+        Some(&sasl_ssl_config),
+        &["topic", "list"],
+        "",
+    );
+    assert!(out.lines().any(|l| l == "secured"), "{out}");
 
     // Without a client certificate the listener refuses.
     let no_cert = write(
