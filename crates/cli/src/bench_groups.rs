@@ -354,9 +354,14 @@ pub(crate) async fn bench_rebalance(args: &BenchArgs) -> Result<BenchReport, Cli
     let client = connect(&args.connect).await?;
     let address = client.coordinator(&group).await?.address().to_owned();
     let member_conn = || async {
-        Connection::connect(&address, "sluice-bench", Duration::from_secs(120))
-            .await
-            .map_err(CliError::from)
+        Connection::connect_with(
+            &address,
+            "sluice-bench",
+            Duration::from_secs(120),
+            &client.config().security,
+        )
+        .await
+        .map_err(CliError::from)
     };
     // Members, each on its own connection, as real consumers are. Forming the group waits for
     // group.initial.rebalance.delay.ms; that is not measured.
@@ -414,9 +419,14 @@ pub(crate) async fn bench_groups(args: &BenchArgs) -> Result<BenchReport, CliErr
     let mut conns = Vec::with_capacity(concurrency.min(16));
     for _ in 0..concurrency.min(16) {
         conns.push(
-            Connection::connect(&address, "sluice-bench", Duration::from_secs(120))
-                .await
-                .map_err(CliError::from)?,
+            Connection::connect_with(
+                &address,
+                "sluice-bench",
+                Duration::from_secs(120),
+                &client.config().security,
+            )
+            .await
+            .map_err(CliError::from)?,
         );
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));

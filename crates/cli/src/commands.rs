@@ -183,7 +183,7 @@ fn parse_time(s: &str) -> Result<i64, String> {
 }
 
 pub(crate) async fn connect(c: &Connect) -> Result<Arc<Client>, CliError> {
-    Ok(Client::connect(c.config()).await?)
+    Ok(Client::connect(c.config()?).await?)
 }
 
 pub(crate) async fn topic(args: TopicArgs, out: &mut dyn Write) -> Result<(), CliError> {

@@ -5,19 +5,23 @@
 //! (synchronous: it builds its own Tokio runtime). [`execute`] is the async core, with stdin and
 //! stdout passed in so tests can drive it.
 
+mod acl;
 mod bench;
 mod bench_groups;
 mod commands;
 mod group;
 mod time;
+mod user;
 
 use clap::{Args, Subcommand};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+pub use acl::{AclAction, AclArgs, AclOptions, ResourcePatternArg};
 pub use bench::{BenchArgs, BenchMode, BenchReport};
 pub use commands::{ClusterArgs, ConsumeArgs, ProduceArgs, TopicAction, TopicArgs};
 pub use group::{GroupAction, GroupArgs, TopicArg};
+pub use user::{ScramAction, UserAction, UserArgs};
 
 /// The CLI's subcommands.
 #[derive(Debug, Subcommand)]
@@ -34,6 +38,10 @@ pub enum Command {
     Group(GroupArgs),
     /// Measures produce, consume and end-to-end throughput and latency.
     Bench(BenchArgs),
+    /// Creates, lists and deletes ACLs (like kafka-acls).
+    Acl(AclArgs),
+    /// Manages users' SCRAM credentials (like kafka-configs --entity-type users).
+    User(UserArgs),
 }
 
 /// How to reach the cluster; every subcommand takes it.
@@ -51,14 +59,30 @@ pub struct Connect {
     /// Request timeout in milliseconds.
     #[arg(long = "timeout-ms", default_value_t = 30_000, global = true)]
     pub timeout_ms: u64,
+    /// Kafka client properties for every connection (security.protocol, sasl.mechanism,
+    /// sasl.jaas.config or sasl.username/sasl.password, ssl.truststore.location,
+    /// ssl.keystore.location, ssl.endpoint.identification.algorithm, ...), as kafka-*.sh
+    /// --command-config takes them.
+    #[arg(
+        long = "command-config",
+        value_name = "FILE",
+        env = "SLUICE_COMMAND_CONFIG",
+        global = true
+    )]
+    pub command_config: Option<std::path::PathBuf>,
 }
 
 impl Connect {
-    fn config(&self) -> sluice_client::ClientConfig {
+    /// The client configuration: bootstrap, timeout and the `--command-config` security.
+    pub fn config(&self) -> Result<sluice_client::ClientConfig, CliError> {
         let mut config = sluice_client::ClientConfig::new(&self.bootstrap);
         config.client_id = "sluice-cli".into();
         config.request_timeout = std::time::Duration::from_millis(self.timeout_ms.max(1));
-        config
+        if let Some(path) = &self.command_config {
+            config.security = sluice_client::Security::from_properties_file(path)
+                .map_err(|e| CliError(format!("--command-config {}: {e}", path.display())))?;
+        }
+        Ok(config)
     }
 }
 
@@ -122,5 +146,7 @@ pub async fn execute(command: Command, input: &mut dyn BufRead, output: &mut dyn
         Command::Cluster(args) => commands::cluster(args, output).await,
         Command::Group(args) => group::group(args, output).await,
         Command::Bench(args) => bench::bench(args, output).await,
+        Command::Acl(args) => acl::acl(args, input, output).await,
+        Command::User(args) => user::user(args, input, output).await,
     }
 }

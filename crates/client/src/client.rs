@@ -3,6 +3,7 @@
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::security::Security;
 use sluice_protocol::Uuid;
 use sluice_protocol::generated::create_partitions_request::CreatePartitionsTopic;
 use sluice_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
@@ -28,6 +29,8 @@ pub struct ClientConfig {
     pub client_id: String,
     /// How long to wait for a connection or a response.
     pub request_timeout: Duration,
+    /// TLS and SASL, applied to every connection (bootstrap and brokers alike).
+    pub security: Security,
 }
 
 impl ClientConfig {
@@ -42,6 +45,7 @@ impl ClientConfig {
                 .collect(),
             client_id: "sluice".into(),
             request_timeout: Duration::from_secs(30),
+            security: Security::default(),
         }
     }
 }
@@ -242,7 +246,14 @@ impl Client {
         }
         let mut last = Error::Invalid("no bootstrap address given".into());
         for address in &self.config.bootstrap {
-            match Connection::connect(address, &self.config.client_id, self.config.request_timeout).await {
+            match Connection::connect_with(
+                address,
+                &self.config.client_id,
+                self.config.request_timeout,
+                &self.config.security,
+            )
+            .await
+            {
                 Ok(c) => {
                     *slot = Some(c.clone());
                     return Ok(c);
@@ -274,7 +285,13 @@ impl Client {
                     .ok_or_else(|| Error::Invalid(format!("broker {node_id} is not in the cluster metadata")))?
             }
         };
-        let c = Connection::connect(&address, &self.config.client_id, self.config.request_timeout).await?;
+        let c = Connection::connect_with(
+            &address,
+            &self.config.client_id,
+            self.config.request_timeout,
+            &self.config.security,
+        )
+        .await?;
         connections.insert(node_id, c.clone());
         Ok(c)
     }
@@ -370,7 +387,7 @@ impl Client {
 
     /// The controller's connection when metadata names one, else any broker's (modern brokers
     /// forward admin requests to the controller themselves).
-    async fn admin(&self) -> Result<Arc<Connection>> {
+    pub(crate) async fn admin(&self) -> Result<Arc<Connection>> {
         let metadata = self.metadata(Some(&[]), false).await?;
         if metadata.controller_id >= 0 {
             if let Ok(c) = self.broker(metadata.controller_id).await {

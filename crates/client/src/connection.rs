@@ -1,16 +1,21 @@
-//! One TCP connection to one broker: length-prefixed frames, correlation ids, pipelining (the
+//! One connection to one broker: length-prefixed frames, correlation ids, pipelining (the
 //! broker answers in order, so responses are matched to requests in order and their ids
-//! checked), ApiVersions negotiation and per-request timeouts.
+//! checked), ApiVersions negotiation and per-request timeouts; over TCP or TLS, and
+//! authenticated with SASL (SaslHandshake v1 + SaslAuthenticate) when the [`Security`] asks.
 
 use crate::error::{Error, Result};
+use crate::security::{SaslConfig, SaslMechanism, Security, server_name};
 use bytes::{BufMut, Bytes, BytesMut};
 use sluice_protocol::api;
 use sluice_protocol::frame::{decode_response, encode_request};
-use sluice_protocol::generated::{ApiVersionsRequest, RequestBody, RequestHeader, ResponseBody};
+use sluice_protocol::generated::{
+    ApiVersionsRequest, RequestBody, RequestHeader, ResponseBody, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
+use sluice_security::scram_client::ScramClient;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -71,8 +76,20 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `address` and negotiates API versions.
+    /// Connects to `address` over PLAINTEXT and negotiates API versions.
     pub async fn connect(address: &str, client_id: &str, timeout: Duration) -> Result<Arc<Connection>> {
+        Connection::connect_with(address, client_id, timeout, &Security::default()).await
+    }
+
+    /// Connects to `address` secured as `security` says: TCP, then the TLS handshake (SSL,
+    /// SASL_SSL), then ApiVersions, then SaslHandshake and SaslAuthenticate (SASL_PLAINTEXT,
+    /// SASL_SSL). Returns once the connection may carry any request.
+    pub async fn connect_with(
+        address: &str,
+        client_id: &str,
+        timeout: Duration,
+        security: &Security,
+    ) -> Result<Arc<Connection>> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
             .await
             .map_err(|_| Error::Timeout {
@@ -84,19 +101,29 @@ impl Connection {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
         let (queue, outgoing) = mpsc::channel(QUEUE_DEPTH);
         let (in_flight_tx, in_flight_rx) = mpsc::channel(MAX_IN_FLIGHT);
-        tokio::spawn(write_loop(
-            BufWriter::with_capacity(256 << 10, write),
-            outgoing,
-            in_flight_tx,
-        ));
-        tokio::spawn(read_loop(
-            BufReader::with_capacity(256 << 10, read),
-            in_flight_rx,
-            address.to_owned(),
-        ));
+        if security.protocol.uses_tls() {
+            let config = security.tls.clone().ok_or_else(|| {
+                Error::Invalid("security.protocol uses TLS but no TLS configuration was given".into())
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let tls = tokio::time::timeout(timeout, connector.connect(server_name(address)?, stream))
+                .await
+                .map_err(|_| Error::Timeout {
+                    what: format!("the TLS handshake with {address}"),
+                    after: timeout,
+                })?
+                .map_err(|source| Error::Io {
+                    context: format!("TLS handshake with {address} failed"),
+                    source,
+                })?;
+            let (read, write) = tokio::io::split(tls);
+            spawn_loops(read, write, outgoing, in_flight_tx, in_flight_rx, address);
+        } else {
+            let (read, write) = stream.into_split();
+            spawn_loops(read, write, outgoing, in_flight_tx, in_flight_rx, address);
+        }
         let mut conn = Connection {
             address: address.to_owned(),
             client_id: client_id.to_owned(),
@@ -105,7 +132,116 @@ impl Connection {
             versions: HashMap::new(),
         };
         conn.versions = conn.negotiate().await?;
+        if security.protocol.uses_sasl() {
+            let sasl = security.sasl.as_ref().ok_or_else(|| {
+                Error::Invalid("security.protocol uses SASL but no SASL mechanism and credentials were given".into())
+            })?;
+            conn.authenticate(sasl).await?;
+        }
         Ok(Arc::new(conn))
+    }
+
+    /// SaslHandshake v1 then SaslAuthenticate rounds until the mechanism is done.
+    async fn authenticate(&self, sasl: &SaslConfig) -> Result<()> {
+        let mechanism = sasl.mechanism;
+        let handshake = self.version(17).filter(|v| *v >= 1).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} does not offer SaslHandshake v1: is this a SASL listener?",
+                self.address
+            ))
+        })?;
+        let body = self
+            .send_version(
+                RequestBody::SaslHandshake(SaslHandshakeRequest {
+                    mechanism: mechanism.name().into(),
+                }),
+                handshake,
+            )
+            .await?;
+        let ResponseBody::SaslHandshake(r) = body else {
+            return Err(Error::Protocol("SaslHandshake answered with another response".into()));
+        };
+        if r.error_code != 0 {
+            return Err(Error::Kafka {
+                code: r.error_code,
+                message: format!(
+                    "{} does not enable SASL mechanism {mechanism}; it offers {}",
+                    self.address,
+                    if r.mechanisms.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        r.mechanisms.join(", ")
+                    }
+                ),
+            });
+        }
+        let failed = |e: String| Error::Kafka {
+            code: sluice_protocol::ErrorCode::SaslAuthenticationFailed.code(),
+            message: format!(
+                "SASL/{mechanism} authentication of '{}' at {} failed: {e}",
+                sasl.username, self.address
+            ),
+        };
+        match mechanism {
+            SaslMechanism::Plain => {
+                let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.len() + 2);
+                token.push(0);
+                token.extend_from_slice(sasl.username.as_bytes());
+                token.push(0);
+                token.extend_from_slice(sasl.password.as_bytes());
+                self.sasl_authenticate(token, mechanism, &sasl.username).await?;
+            }
+            SaslMechanism::Scram(m) => {
+                let mut scram =
+                    ScramClient::new(m, &sasl.username, &sasl.password).map_err(|e| failed(e.to_string()))?;
+                let first = scram.client_first().map_err(|e| failed(e.to_string()))?;
+                let server_first = self.sasl_authenticate(first, mechanism, &sasl.username).await?;
+                let last = scram
+                    .handle_server_first(&server_first)
+                    .map_err(|e| failed(e.to_string()))?;
+                let server_final = self.sasl_authenticate(last, mechanism, &sasl.username).await?;
+                scram
+                    .verify_server_final(&server_final)
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sasl_authenticate(&self, token: Vec<u8>, mechanism: SaslMechanism, user: &str) -> Result<Bytes> {
+        let body = self
+            .send(RequestBody::SaslAuthenticate(SaslAuthenticateRequest {
+                auth_bytes: Bytes::from(token),
+                ..Default::default()
+            }))
+            .await?;
+        let ResponseBody::SaslAuthenticate(r) = body else {
+            return Err(Error::Protocol(
+                "SaslAuthenticate answered with another response".into(),
+            ));
+        };
+        if r.error_code != 0 {
+            let reason = r
+                .error_message
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(|m| m.trim_end_matches('.').to_owned())
+                .unwrap_or_else(|| {
+                    sluice_protocol::ErrorCode::from_code(r.error_code)
+                        .map_or("unknown error", |c| c.message())
+                        .trim_end_matches('.')
+                        .to_owned()
+                });
+            return Err(Error::Kafka {
+                code: r.error_code,
+                message: format!(
+                    "SASL/{mechanism} authentication of '{user}' at {} failed: {reason}",
+                    self.address
+                ),
+            });
+        }
+        Ok(r.auth_bytes)
     }
 
     async fn negotiate(&self) -> Result<HashMap<i16, i16>> {
@@ -282,8 +418,31 @@ impl PendingResponse {
     }
 }
 
-async fn write_loop(
-    mut out: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+fn spawn_loops<R, W>(
+    read: R,
+    write: W,
+    outgoing: mpsc::Receiver<Outgoing>,
+    in_flight_tx: mpsc::Sender<InFlight>,
+    in_flight_rx: mpsc::Receiver<InFlight>,
+    address: &str,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(write_loop(
+        BufWriter::with_capacity(256 << 10, write),
+        outgoing,
+        in_flight_tx,
+    ));
+    tokio::spawn(read_loop(
+        BufReader::with_capacity(256 << 10, read),
+        in_flight_rx,
+        address.to_owned(),
+    ));
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut out: BufWriter<W>,
     mut queue: mpsc::Receiver<Outgoing>,
     in_flight: mpsc::Sender<InFlight>,
 ) {
@@ -326,8 +485,8 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(
-    mut input: BufReader<tokio::net::tcp::OwnedReadHalf>,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut input: BufReader<R>,
     mut in_flight: mpsc::Receiver<InFlight>,
     address: String,
 ) {
@@ -359,7 +518,7 @@ async fn read_loop(
     }
 }
 
-async fn read_frame(input: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<Bytes> {
+async fn read_frame<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> Result<Bytes> {
     let io = |source| Error::Io {
         context: "reading a response".into(),
         source,

@@ -12,6 +12,12 @@
 //! - [`Consumer`]: group-less reads from earliest, latest, an offset or a timestamp, with long
 //!   polls.
 //!
+//! - ACLs ([`Client::create_acls`], [`Client::describe_acls`], [`Client::delete_acls`]) and SCRAM
+//!   credentials ([`Client::alter_user_scram_credentials`],
+//!   [`Client::describe_user_scram_credentials`]).
+//! - [`Security`]: TLS (rustls, ring) and SASL (PLAIN, SCRAM-SHA-256/512) for every
+//!   connection, from Kafka client properties ([`Security::from_properties_file`]).
+//!
 //! Errors are [`Error`]s; the broker's error codes keep their Kafka names in messages.
 
 mod client;
@@ -20,6 +26,8 @@ mod consumer;
 mod error;
 mod groups;
 mod producer;
+mod security;
+mod security_admin;
 
 pub use client::{
     BrokerInfo, Client, ClientConfig, ClusterInfo, ConfigEntry, Metadata, NewTopic, OffsetSpec, PartitionInfo,
@@ -33,4 +41,11 @@ pub use groups::{
     decode_consumer_assignment,
 };
 pub use producer::{Delivery, Producer, ProducerConfig, murmur2};
+pub use security::{SECURITY_PROPERTIES, SaslConfig, SaslMechanism, Security, SecurityProtocol, tls_config};
+pub use security_admin::{ScramUpsertion, UserScramCredentials};
 pub use sluice_protocol::records::{Compression, Header, NewRecord};
+/// The ACL vocabulary (with Kafka's wire codes) and SCRAM mechanisms the admin methods take.
+pub use sluice_security::acl::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
+pub use sluice_security::scram::ScramMechanism;

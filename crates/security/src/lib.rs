@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod plain;
 pub mod principal;
 pub mod scram;
+pub mod scram_client;
 pub mod tls;
 
 pub use principal::KafkaPrincipal;
