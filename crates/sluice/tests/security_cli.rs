@@ -415,7 +415,6 @@ fn scram_users_sasl_and_tls_with_command_config() {
 
 /// Needs CreateAcls/DescribeAcls/DeleteAcls in the broker, which another branch adds.
 #[test]
-#[ignore = "needs the broker's CreateAcls/DescribeAcls/DeleteAcls (being added on another branch)"]
 fn acl_create_list_delete_like_kafka_acls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
