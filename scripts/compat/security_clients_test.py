@@ -30,6 +30,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -521,6 +522,10 @@ def main():
             for line in log.splitlines():
                 if " WARN " in line or " ERROR " in line:
                     print("   ", line[:400])
+    if not FAILED and not os.environ.get("KEEP_SECURITY_DIR"):
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        print(f"(certificates, keys and the broker log are in {d})")
     print(f"security-clients: {len(PASSED)} passed, {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)
 
