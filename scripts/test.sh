@@ -65,6 +65,22 @@ step "security: TLS, mTLS, SASL PLAIN and SCRAM with confluent-kafka"
 passed=$((passed + $(grep -Eo '^security: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
 failed=$((failed + $(grep -Eo '^security: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
 
+step "security: each seed's own client (OIDC, kafka-python, kafkajs, sarama, kcat)"
+# confluent-kafka OAUTHBEARER/OIDC against a token endpoint and JWKS the suite serves, kafka-python
+# SASL_SSL PLAIN with certificate files, kafkajs and sarama (built with `go build`) SCRAM-SHA-512,
+# kcat mTLS. Uses the venv and node_modules of scripts/compat/run.sh. A crash without its closing
+# line counts as one failure; failures are added to the totals and fail the run at the end.
+sec_rc=0
+.venv/bin/python scripts/compat/security_clients_test.py "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log" || sec_rc=$?
+if grep -Eq '^security-clients: [0-9]+ passed, [0-9]+ failed' "$compat_log"; then
+  passed=$((passed + $(grep -Eo '^security-clients: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
+  failed=$((failed + $(grep -Eo '^security-clients: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
+  if [ "$sec_rc" -ne 0 ] && ! grep -Eq '^security-clients: [0-9]+ passed, [1-9]' "$compat_log"; then failed=$((failed + 1)); fi
+else
+  echo "FAIL security-clients: exited with code $sec_rc before its closing line"
+  failed=$((failed + 1))
+fi
+
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
 
@@ -72,3 +88,4 @@ step "done"
 # One closing line for the whole suite (cargo prints one per test binary, the last often a
 # doc-test binary with nothing in it).
 echo "tests: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
