@@ -24,13 +24,18 @@ fn bench(c: &mut Criterion) {
     pbkdf2::pbkdf2_hmac::<Sha512>(b"secret", &salt, 4096, &mut salted);
     let client_key = hmac(&salted, b"Client Key");
     let stored_key = Sha512::digest(&client_key).to_vec();
-    assert_eq!(stored_key, credential.stored_key, "the bench's client derives the stored key");
+    assert_eq!(
+        stored_key, credential.stored_key,
+        "the bench's client derives the stored key"
+    );
     let client_first_bare = "n=alice,r=clientnonce0123456789";
     c.bench_function("scram_sha512_server_exchange", |b| {
         b.iter(|| {
             let cred = credential.clone();
             let mut server = ScramServer::new(mechanism, move |_: &str| Some(cred.clone()));
-            let server_first = server.evaluate(format!("n,,{client_first_bare}").as_bytes()).expect("first");
+            let server_first = server
+                .evaluate(format!("n,,{client_first_bare}").as_bytes())
+                .expect("first");
             let server_first = String::from_utf8(server_first).expect("utf-8");
             let nonce = server_first.split(',').next().expect("r=").trim_start_matches("r=");
             let without_proof = format!("c=biws,r={nonce}");

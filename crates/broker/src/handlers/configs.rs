@@ -347,25 +347,43 @@ fn wire_outcome(outcome: Result<(), Refusal>) -> (i16, Option<String>) {
 }
 
 /// AlterConfigs: the handler.
-pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterConfigsRequest) -> Output {
-    let mut req = req;
+/// Takes out of `resources` those the caller may not alter (ALTER_CONFIGS), returning each with its
+/// refusal code: they are answered without being looked at.
+fn take_denied<R>(
+    ctx: &RequestContext<'_>,
+    resources: &mut Vec<R>,
+    id: impl Fn(&R) -> (i8, &str),
+) -> Vec<(ErrorCode, i8, String)> {
     let mut denied = Vec::new();
-    req.resources.retain(
-        |r| match config_access(ctx, AclOperation::AlterConfigs, r.resource_type, &r.resource_name) {
+    resources.retain(|r| {
+        let (resource_type, name) = id(r);
+        match config_access(ctx, AclOperation::AlterConfigs, resource_type, name) {
             Ok(()) => true,
             Err(code) => {
-                denied.push(AlterConfigsResourceResponse {
-                    error_code: code.code(),
-                    resource_type: r.resource_type,
-                    resource_name: r.resource_name.clone(),
-                    ..Default::default()
-                });
+                denied.push((code, resource_type, name.to_string()));
                 false
             }
-        },
-    );
+        }
+    });
+    denied
+}
+
+pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterConfigsRequest) -> Output {
+    let mut req = req;
+    let denied = take_denied(ctx, &mut req.resources, |r| (r.resource_type, r.resource_name.as_str()));
     let mut response = alter_answer(ctx.broker, &req);
-    response.responses.extend(denied);
+    response
+        .responses
+        .extend(
+            denied
+                .into_iter()
+                .map(|(code, resource_type, resource_name)| AlterConfigsResourceResponse {
+                    error_code: code.code(),
+                    resource_type,
+                    resource_name,
+                    ..Default::default()
+                }),
+        );
     Output::respond(response)
 }
 
@@ -438,23 +456,18 @@ fn edit_list(current: &str, items: &str, append: bool) -> String {
 /// IncrementalAlterConfigs: the handler.
 pub fn handle_incremental_alter(ctx: &RequestContext<'_>, req: IncrementalAlterConfigsRequest) -> Output {
     let mut req = req;
-    let mut denied = Vec::new();
-    req.resources.retain(
-        |r| match config_access(ctx, AclOperation::AlterConfigs, r.resource_type, &r.resource_name) {
-            Ok(()) => true,
-            Err(code) => {
-                denied.push(IncrementalResult {
-                    error_code: code.code(),
-                    resource_type: r.resource_type,
-                    resource_name: r.resource_name.clone(),
-                    ..Default::default()
-                });
-                false
-            }
-        },
-    );
+    let denied = take_denied(ctx, &mut req.resources, |r| (r.resource_type, r.resource_name.as_str()));
     let mut response = incremental_alter_answer(ctx.broker, &req);
-    response.responses.extend(denied);
+    response.responses.extend(
+        denied
+            .into_iter()
+            .map(|(code, resource_type, resource_name)| IncrementalResult {
+                error_code: code.code(),
+                resource_type,
+                resource_name,
+                ..Default::default()
+            }),
+    );
     Output::respond(response)
 }
 
