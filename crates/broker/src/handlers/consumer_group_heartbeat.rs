@@ -27,6 +27,22 @@ pub fn handle(ctx: &RequestContext<'_>, req: ConsumerGroupHeartbeatRequest) -> O
             ..Default::default()
         }));
     }
+    // DESCRIBE on every subscribed topic name, as Kafka checks a subscription before it joins.
+    let denied = req.subscribed_topic_names.iter().flatten().any(|t| {
+        !ctx.authorize(
+            sluice_security::acl::AclOperation::Describe,
+            sluice_security::acl::ResourceType::Topic,
+            t,
+        )
+    });
+    if denied {
+        // Kafka answers with the error's own message and names no topic.
+        return Output::Respond(ResponseBody::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
+            error_code: sluice_protocol::ErrorCode::TopicAuthorizationFailed.code(),
+            error_message: Some("Topic authorization failed.".into()),
+            ..Default::default()
+        }));
+    }
     let version = header.request_api_version;
     let client_id = header.client_id.clone().unwrap_or_default();
     let host = conn.client_host();

@@ -26,6 +26,25 @@ pub fn handle(ctx: &RequestContext<'_>, req: OffsetDeleteRequest) -> Output {
         let topic = broker.topic_with_configs(&t.name);
         let mut ok = Vec::new();
         let mut bad = Vec::new();
+        // READ on the topic, else its partitions are TOPIC_AUTHORIZATION_FAILED and kept.
+        if !ctx.authorize(
+            sluice_security::acl::AclOperation::Read,
+            sluice_security::acl::ResourceType::Topic,
+            &t.name,
+        ) {
+            unknown.push(OffsetDeleteResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| OffsetDeleteResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                    })
+                    .collect(),
+            });
+            continue;
+        }
         for p in &t.partitions {
             let exists = topic
                 .as_ref()
