@@ -57,6 +57,9 @@ pub struct BrokerSettings {
     pub max_connections: usize,
     /// `max.connections.per.ip`.
     pub max_connections_per_ip: usize,
+    /// `max.connection.creation.rate`: connections accepted per second across all listeners; past
+    /// it, accepting waits (Kafka's acceptors block the same way).
+    pub max_connection_creation_rate: u32,
     /// `connections.max.idle.ms`: a connection with no complete request for this long is closed.
     pub connections_max_idle_ms: u64,
     /// `num.partitions`: partitions of a topic created without a count (or auto-created).
@@ -109,6 +112,7 @@ impl Default for BrokerSettings {
             queued_max_response_bytes: 512 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_ip: 10_000,
+            max_connection_creation_rate: u32::MAX,
             connections_max_idle_ms: 600_000,
             connection_in_flight_requests_max: 16,
             fetch_max_bytes: 55 * 1024 * 1024,

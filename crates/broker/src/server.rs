@@ -10,7 +10,7 @@ use sluice_security::tls::{ReloadableTls, client_certificate_subject};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -32,6 +32,39 @@ pub struct Server {
 struct PerIp {
     counts: Mutex<HashMap<IpAddr, usize>>,
     max: usize,
+}
+
+/// `max.connection.creation.rate` as a token bucket of one second's worth of connections.
+struct CreationRate {
+    per_s: f64,
+    /// (tokens left, when they were counted).
+    state: Mutex<(f64, Instant)>,
+}
+
+impl CreationRate {
+    fn new(per_s: u32) -> CreationRate {
+        CreationRate {
+            per_s: f64::from(per_s),
+            state: Mutex::new((f64::from(per_s), Instant::now())),
+        }
+    }
+
+    /// Takes one connection's token; returns how long to wait before accepting it.
+    fn take(&self) -> Duration {
+        if self.per_s >= f64::from(i32::MAX) {
+            return Duration::ZERO;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let (tokens, at) = *state;
+        let tokens = (tokens + now.duration_since(at).as_secs_f64() * self.per_s).min(self.per_s.max(1.0)) - 1.0;
+        *state = (tokens, now);
+        if tokens >= 0.0 || self.per_s <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-tokens / self.per_s)
+        }
+    }
 }
 
 impl PerIp {
@@ -132,6 +165,7 @@ impl Server {
         let connections = Arc::new(Semaphore::new(
             broker.settings.max_connections.min(Semaphore::MAX_PERMITS),
         ));
+        let rate = Arc::new(CreationRate::new(broker.settings.max_connection_creation_rate));
         let per_ip = Arc::new(PerIp {
             counts: Mutex::new(HashMap::new()),
             max: broker.settings.max_connections_per_ip,
@@ -149,6 +183,7 @@ impl Server {
                 advertised_port: l.advertised_port.unwrap_or(addr.port()),
             });
             let (tls, mapper) = (l.tls.clone(), l.principal_mapper.clone());
+            let rate = rate.clone();
             let (broker, connections, per_ip, mut stop) = (
                 broker.clone(),
                 connections.clone(),
@@ -171,6 +206,15 @@ impl Server {
                             continue;
                         }
                     };
+                    // Past max.connection.creation.rate this listener stops accepting for a while,
+                    // as Kafka's acceptor blocks: the backlog waits in the kernel, not in memory.
+                    let wait = rate.take();
+                    if !wait.is_zero() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = stop.changed() => break,
+                        }
+                    }
                     let Ok(slot) = connections.clone().try_acquire_owned() else {
                         warn!(%peer, "max.connections reached; refusing connection");
                         continue;
@@ -235,5 +279,24 @@ impl Server {
         while self.tasks.join_next().await.is_some() {}
         // Every connection is gone: flush the logs so a clean stop needs no recovery scan.
         self.broker.logs.close_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creation_rate_waits_once_a_second_of_tokens_is_spent() {
+        let rate = CreationRate::new(10);
+        for _ in 0..10 {
+            assert_eq!(rate.take(), Duration::ZERO);
+        }
+        let wait = rate.take();
+        assert!(
+            wait > Duration::from_millis(50) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
+        assert_eq!(CreationRate::new(i32::MAX as u32).take(), Duration::ZERO);
     }
 }

@@ -190,6 +190,8 @@ pub struct BrokerConfig {
     pub max_connections: i32,
     /// `max.connections.per.ip`: cap per client address.
     pub max_connections_per_ip: i32,
+    /// `max.connection.creation.rate`: new connections accepted per second, all listeners together.
+    pub max_connection_creation_rate: i32,
     /// `connections.max.idle.ms`: idle connections are closed after this.
     pub connections_max_idle_ms: i64,
     /// `log.segment.bytes`: segment roll size (topic default `segment.bytes`).
@@ -673,6 +675,7 @@ impl BrokerConfig {
             queued_max_response_bytes: g.i64("queued.max.response.bytes")?,
             max_connections: g.i32("max.connections")?,
             max_connections_per_ip: g.i32("max.connections.per.ip")?,
+            max_connection_creation_rate: g.i32("max.connection.creation.rate")?,
             connections_max_idle_ms: g.i64("connections.max.idle.ms")?,
             log_segment_bytes: g.i32("log.segment.bytes")?,
             log_roll_ms,

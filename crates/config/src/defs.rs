@@ -259,6 +259,13 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "The maximum number of connections allowed from each IP address."
     ),
     k!(
+        "max.connection.creation.rate",
+        Int,
+        Some(I32_MAX_STR),
+        Range(0, I32_MAX),
+        "The maximum connection creation rate we allow in the broker at any time."
+    ),
+    k!(
         "connections.max.idle.ms",
         Long,
         Some("600000"),

@@ -224,6 +224,7 @@ fn serve(config: Option<PathBuf>, overrides: Vec<String>) -> Result<(), String> 
         queued_max_response_bytes: usize::try_from(cfg.queued_max_response_bytes).unwrap_or(usize::MAX),
         max_connections: usize::try_from(cfg.max_connections).unwrap_or(0),
         max_connections_per_ip: usize::try_from(cfg.max_connections_per_ip).unwrap_or(0),
+        max_connection_creation_rate: u32::try_from(cfg.max_connection_creation_rate).unwrap_or(0),
         connections_max_idle_ms: u64::try_from(cfg.connections_max_idle_ms).unwrap_or(u64::MAX),
         num_partitions: cfg.num_partitions,
         default_replication_factor: i16::try_from(cfg.default_replication_factor).unwrap_or(i16::MAX),
