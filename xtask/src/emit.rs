@@ -407,7 +407,7 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
     if flexible {
         let _ = writeln!(
             out,
-            "/// Tagged fields this codec does not know, kept as received so they survive a re-encode.\npub unknown_tagged_fields: Vec<c::RawTaggedField>,"
+            "/// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.\npub unknown_tagged_fields: c::UnknownTaggedFields,"
         );
     }
     out.push_str("}\n\n");
@@ -422,7 +422,7 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
         let _ = writeln!(out, "{}: {},", field_ident(&f.name), default_expr(f)?);
     }
     if flexible {
-        out.push_str("unknown_tagged_fields: Vec::new(),\n");
+        out.push_str("unknown_tagged_fields: c::UnknownTaggedFields::new(),\n");
     }
     out.push_str("}\n}\n}\n\n");
 
@@ -469,12 +469,12 @@ pub fn emit_struct(m: &Model, def: &StructDef, out: &mut String) -> Result<(), S
                 field_decode(m, f, within)
             );
         }
+        // The section reader caps the field count (c::TAGGED_FIELDS_MAX) and keeps the unknown
+        // fields as wire bytes, so every struct gets the same bound.
         let body = format!(
-            "let count = c::get_tagged_count(buf)?;\nfor _ in 0..count {{\nlet (tag, mut data) = c::get_tagged_field(buf)?;\n#[allow(clippy::match_single_binding)]\nmatch tag {{\n{arms}_ => this.unknown_tagged_fields.push(c::RawTaggedField {{ tag, data }}),\n}}\n}}"
+            "let mut fields = c::TaggedFieldsReader::new(buf)?;\nwhile let Some((tag, mut data)) = fields.next_field(buf)? {{\n#[allow(clippy::match_single_binding)]\nmatch tag {{\n{arms}_ => fields.keep_unknown(),\n}}\n}}\nthis.unknown_tagged_fields = fields.finish();"
         );
-        dec.push_str(
-            &flex_test.guard(&body.replace("let (tag, mut data)", "#[allow(unused_mut)] let (tag, mut data)")),
-        );
+        dec.push_str(&flex_test.guard(&body));
     }
     dec.push_str("Ok(this)\n}\n\n");
 

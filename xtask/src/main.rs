@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 /// Where the schemas live relative to the workspace root: beside the repository, never inside it.
-const SCHEMA_DIR: &str = "../shared/kafka-reference/message";
-const LEGACY_SCHEMA_DIR: &str = "../shared/kafka-reference/message-legacy";
+/// `SLUICE_KAFKA_REFERENCE` names another `kafka-reference` directory, for checkouts (git
+/// worktrees) that do not sit beside `shared/`.
+const REFERENCE_DIR: &str = "../shared/kafka-reference";
+const REFERENCE_DIR_ENV: &str = "SLUICE_KAFKA_REFERENCE";
 const OUT_DIR: &str = "crates/protocol/src/generated";
 const TEST_OUT: &str = "crates/protocol/tests/round_trip_generated.rs";
 
@@ -39,8 +41,11 @@ fn main() -> ExitCode {
 
 /// Loads every schema, with the versions Kafka 4 dropped merged back in from the legacy files.
 fn load_schemas(root: &Path) -> Result<Vec<schema::Schema>, String> {
-    let dir = root.join(SCHEMA_DIR);
-    let legacy_dir = root.join(LEGACY_SCHEMA_DIR);
+    let reference = std::env::var_os(REFERENCE_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(REFERENCE_DIR));
+    let dir = reference.join("message");
+    let legacy_dir = reference.join("message-legacy");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -12,7 +12,10 @@
 //!   So a frame of `n` bytes can make the decoder reserve only `O(n)` memory, and an 8-byte frame
 //!   only a few hundred bytes.
 //! - Varints longer than their type allows (5 bytes for 32 bits, 10 for 64) are errors.
-//! - Unknown tagged fields are kept as raw bytes, never an error.
+//! - Unknown tagged fields are kept as raw bytes, never an error, and cost memory in proportion
+//!   to their wire bytes ([`UnknownTaggedFields`]): a slice of the frame, not one object each.
+//! - A tagged-field section announcing more than [`TAGGED_FIELDS_MAX`] fields is an error (the
+//!   count is checked in [`get_tagged_count`], which every section goes through).
 //! - Nothing here panics on any input: every read is bounds-checked.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -22,6 +25,16 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// between wire bytes and in-memory size for the first allocation. Larger arrays grow as their
 /// elements arrive, each of which consumed real bytes.
 pub const PREALLOC_ELEMENTS_MAX: usize = 64;
+
+/// The most fields one tagged-field section may announce, as in Kafka 4.4 (the fix for
+/// CVE-2026-111115): a section announcing more is a [`DecodeError::TooManyTaggedFields`], in the
+/// request header and in every struct of every body alike, and the connection closes the frame
+/// as malformed. No schema defines more than a handful of tags, so real clients never come near
+/// it. Together with [`UnknownTaggedFields`], which keeps unknown fields as their wire bytes,
+/// this bounds what a section costs: at most this many fields are walked, and what is kept is
+/// a slice of the frame (or, when known fields sit between unknown ones, one copy of the
+/// unknown fields' bytes).
+pub const TAGGED_FIELDS_MAX: u32 = 10_000;
 
 /// Why a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +68,9 @@ pub enum DecodeError {
     /// No message is known for this API key.
     #[error("unknown API key {api_key}")]
     UnknownApiKey { api_key: i16 },
+    /// A tagged-field section announced more than [`TAGGED_FIELDS_MAX`] fields.
+    #[error("tagged-field section of {count} fields exceeds the limit of {max}")]
+    TooManyTaggedFields { count: u32, max: u32 },
     /// Bytes remained after the whole message had been read.
     #[error("{remaining} unexpected bytes after the end of {message}")]
     TrailingBytes { message: &'static str, remaining: usize },
@@ -129,6 +145,133 @@ pub struct RawTaggedField {
     pub tag: u32,
     /// The field's bytes, a slice of the received frame.
     pub data: Bytes,
+}
+
+/// The unknown tagged fields of one tagged-field section, kept as their wire bytes: each field's
+/// tag varint, size varint and data, back to back, in the order received.
+///
+/// Stored this way, keeping unknown fields costs memory in proportion to the bytes they took on
+/// the wire: when they are contiguous on the wire (the usual case, and always so when the
+/// schema knows no tagged field here) they are one [`Bytes`] slice of the frame, with no
+/// allocation at all; otherwise their bytes are copied once into one buffer. A list of
+/// [`RawTaggedField`] would cost about 40 bytes of heap per field, each of which may be 2 wire
+/// bytes (Kafka's CVE-2026-111115 class). Iterate with [`UnknownTaggedFields::iter`] to see
+/// them as [`RawTaggedField`]s.
+///
+/// Every struct of a flexible message has one, and almost all are empty, so the empty value is
+/// one null pointer (8 bytes, a third of an empty `Vec`); the slice is boxed only when there is
+/// something to keep.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UnknownTaggedFields {
+    /// `None` when there are no fields, never an empty slice (so that equality is equality of
+    /// the bytes). Well-formed by construction: a sequence of (uvarint tag, uvarint size,
+    /// `size` bytes).
+    raw: Option<Box<Bytes>>,
+}
+
+/// What [`UnknownTaggedFields`] holds when it holds nothing.
+static NO_BYTES: Bytes = Bytes::new();
+
+impl UnknownTaggedFields {
+    /// No unknown fields.
+    pub const fn new() -> Self {
+        Self { raw: None }
+    }
+
+    fn from_raw(raw: Bytes) -> Self {
+        Self {
+            raw: (!raw.is_empty()).then(|| Box::new(raw)),
+        }
+    }
+
+    fn raw(&self) -> &Bytes {
+        self.raw.as_deref().unwrap_or(&NO_BYTES)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_none()
+    }
+
+    /// How many fields there are (counted by walking them).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// The fields, in the order they were received or pushed; each field's data is a slice of
+    /// the stored bytes.
+    pub fn iter(&self) -> UnknownTaggedFieldsIter {
+        UnknownTaggedFieldsIter {
+            rest: self.raw().clone(),
+        }
+    }
+
+    /// Appends a field. This copies the fields kept so far: to build many at once, collect
+    /// them from an iterator instead.
+    pub fn push(&mut self, field: RawTaggedField) {
+        let raw = self.raw();
+        let mut buf = BytesMut::with_capacity(raw.len() + tagged_size(field.tag, field.data.len()));
+        buf.put_slice(raw);
+        put_raw_tagged_field(&mut buf, field.tag, &field.data);
+        *self = Self::from_raw(buf.freeze());
+    }
+
+    /// The fields' encoded bytes (tag, size and data of each), exactly as they go on the wire.
+    pub fn wire_bytes(&self) -> &Bytes {
+        self.raw()
+    }
+
+    /// Bytes the fields take on the wire.
+    pub fn wire_size(&self) -> usize {
+        self.raw().len()
+    }
+}
+
+/// Iterates over [`UnknownTaggedFields`]; it holds its own reference to the bytes.
+#[derive(Debug, Clone)]
+pub struct UnknownTaggedFieldsIter {
+    rest: Bytes,
+}
+
+impl Iterator for UnknownTaggedFieldsIter {
+    type Item = RawTaggedField;
+
+    fn next(&mut self) -> Option<RawTaggedField> {
+        // The bytes are well-formed by construction, so this fails only at the end.
+        let (tag, data) = get_tagged_field(&mut self.rest).ok()?;
+        Some(RawTaggedField { tag, data })
+    }
+}
+
+impl IntoIterator for &UnknownTaggedFields {
+    type Item = RawTaggedField;
+    type IntoIter = UnknownTaggedFieldsIter;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl FromIterator<RawTaggedField> for UnknownTaggedFields {
+    fn from_iter<I: IntoIterator<Item = RawTaggedField>>(fields: I) -> Self {
+        let mut buf = BytesMut::new();
+        for f in fields {
+            put_raw_tagged_field(&mut buf, f.tag, &f.data);
+        }
+        Self::from_raw(buf.freeze())
+    }
+}
+
+impl From<Vec<RawTaggedField>> for UnknownTaggedFields {
+    fn from(fields: Vec<RawTaggedField>) -> Self {
+        fields.into_iter().collect()
+    }
+}
+
+impl std::fmt::Debug for UnknownTaggedFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A message in every version its schema declares.
@@ -392,10 +535,17 @@ pub fn vec_for<T>(count: usize) -> Vec<T> {
     Vec::with_capacity(count.min(PREALLOC_ELEMENTS_MAX))
 }
 
-/// Reads the header of a tagged-field section: the number of fields.
+/// Reads the header of a tagged-field section: the number of fields, at most
+/// [`TAGGED_FIELDS_MAX`] and at most half the remaining bytes.
 #[inline]
 pub fn get_tagged_count(buf: &mut Bytes) -> Result<u32, DecodeError> {
     let count = get_uvarint(buf)?;
+    if count > TAGGED_FIELDS_MAX {
+        return Err(DecodeError::TooManyTaggedFields {
+            count,
+            max: TAGGED_FIELDS_MAX,
+        });
+    }
     // Each tagged field takes at least two bytes (tag and size).
     if u64::from(count) * 2 > buf.len() as u64 {
         return Err(DecodeError::ArrayTooLong {
@@ -413,6 +563,99 @@ pub fn get_tagged_field(buf: &mut Bytes) -> Result<(u32, Bytes), DecodeError> {
     let size = get_uvarint(buf)? as usize;
     need(buf, size, "tagged field")?;
     Ok((tag, buf.split_to(size)))
+}
+
+/// Reads one tagged-field section, as every generated `decode` does:
+///
+/// ```ignore
+/// let mut fields = c::TaggedFieldsReader::new(buf)?;
+/// while let Some((tag, mut data)) = fields.next_field(buf)? {
+///     match tag {
+///         0 => { /* decode the known field from `data` */ }
+///         _ => fields.keep_unknown(),
+///     }
+/// }
+/// this.unknown_tagged_fields = fields.finish();
+/// ```
+///
+/// [`TaggedFieldsReader::new`] reads the count through [`get_tagged_count`], so the
+/// [`TAGGED_FIELDS_MAX`] cap holds for every section. Unknown fields are not kept one object
+/// each: the reader notes where they lie in the section and [`TaggedFieldsReader::finish`] makes
+/// one [`UnknownTaggedFields`] of them, a slice of the frame when they are contiguous.
+#[derive(Debug)]
+pub struct TaggedFieldsReader {
+    /// Fields still to read.
+    remaining: u32,
+    /// The section's fields and everything after them (the cursor as it was after the count);
+    /// offsets below are from its start.
+    section: Bytes,
+    /// Where the field last returned by `next_field` lies.
+    last: (usize, usize),
+    /// The unknown fields kept since the last known field: one contiguous range.
+    run: Option<(usize, usize)>,
+    /// Unknown fields from earlier ranges, copied, when known fields separate them.
+    copied: Option<BytesMut>,
+}
+
+impl TaggedFieldsReader {
+    /// Reads the section's field count (see [`get_tagged_count`]).
+    #[inline]
+    pub fn new(buf: &mut Bytes) -> Result<Self, DecodeError> {
+        let remaining = get_tagged_count(buf)?;
+        Ok(Self {
+            remaining,
+            section: if remaining == 0 { Bytes::new() } else { buf.clone() },
+            last: (0, 0),
+            run: None,
+            copied: None,
+        })
+    }
+
+    /// Reads the next field's tag and data (a slice of the frame), or `None` after the last.
+    /// `buf` must be the cursor given to [`TaggedFieldsReader::new`].
+    #[inline]
+    pub fn next_field(&mut self, buf: &mut Bytes) -> Result<Option<(u32, Bytes)>, DecodeError> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        let start = self.section.len() - buf.len();
+        let field = get_tagged_field(buf)?;
+        self.last = (start, self.section.len() - buf.len());
+        Ok(Some(field))
+    }
+
+    /// Keeps the field last returned by [`TaggedFieldsReader::next_field`] as an unknown field.
+    #[inline]
+    pub fn keep_unknown(&mut self) {
+        let (start, end) = self.last;
+        match &mut self.run {
+            Some(run) if run.1 == start => run.1 = end,
+            run => {
+                if let Some((a, b)) = run.take() {
+                    self.copied
+                        .get_or_insert_with(BytesMut::new)
+                        .put_slice(&self.section[a..b]);
+                }
+                *run = Some((start, end));
+            }
+        }
+    }
+
+    /// The unknown fields kept.
+    #[inline]
+    pub fn finish(self) -> UnknownTaggedFields {
+        let raw = match (self.copied, self.run) {
+            (None, None) => Bytes::new(),
+            (None, Some((a, b))) => self.section.slice(a..b),
+            (Some(copied), None) => copied.freeze(),
+            (Some(mut copied), Some((a, b))) => {
+                copied.put_slice(&self.section[a..b]);
+                copied.freeze()
+            }
+        };
+        UnknownTaggedFields::from_raw(raw)
+    }
 }
 
 /// Reads a nullable struct's presence marker. Writers send -1 for null and 1 for present; like
@@ -665,27 +908,44 @@ pub const fn array_len_size(count: Option<usize>, compact: bool) -> usize {
     length_size(count, compact, true)
 }
 
-/// Appends the unknown tagged fields whose tag is below `below`, advancing `next` past them, so
-/// that known and unknown fields go out in ascending tag order as Kafka writes them.
+/// Appends one tagged field: tag, size, data.
 #[inline]
-pub fn put_raw_tagged_below(buf: &mut BytesMut, raw: &[RawTaggedField], next: &mut usize, below: u64) {
-    while let Some(field) = raw.get(*next) {
-        if u64::from(field.tag) >= below {
-            break;
+fn put_raw_tagged_field(buf: &mut BytesMut, tag: u32, data: &[u8]) {
+    put_uvarint(buf, tag);
+    put_uvarint(buf, data.len() as u32);
+    buf.put_slice(data);
+}
+
+/// Appends the unknown tagged fields, from byte offset `next` of their wire bytes, up to the
+/// first whose tag is at least `below`, advancing `next` past them, so that known and unknown
+/// fields go out in ascending tag order as Kafka writes them. The fields are copied as they
+/// were received.
+#[inline]
+pub fn put_raw_tagged_below(buf: &mut BytesMut, raw: &UnknownTaggedFields, next: &mut usize, below: u64) {
+    let Some(raw) = raw.raw.as_deref() else {
+        return;
+    };
+    let start = (*next).min(raw.len());
+    let mut rest = raw.slice(start..);
+    let mut end = start;
+    loop {
+        let mut after = rest.clone();
+        match get_tagged_field(&mut after) {
+            Ok((tag, _)) if u64::from(tag) < below => {
+                end = raw.len() - after.len();
+                rest = after;
+            }
+            _ => break,
         }
-        put_uvarint(buf, field.tag);
-        put_uvarint(buf, field.data.len() as u32);
-        buf.put_slice(&field.data);
-        *next += 1;
     }
+    buf.put_slice(&raw[start..end]);
+    *next = end;
 }
 
 /// Bytes the unknown tagged fields take.
 #[inline]
-pub fn raw_tagged_size(raw: &[RawTaggedField]) -> usize {
-    raw.iter()
-        .map(|f| uvarint_size(f.tag) + uvarint_size(f.data.len() as u32) + f.data.len())
-        .sum()
+pub fn raw_tagged_size(raw: &UnknownTaggedFields) -> usize {
+    raw.wire_size()
 }
 
 /// Appends a tagged field's tag and size prefix.
@@ -794,6 +1054,118 @@ mod tests {
             get_array_len(&mut b, false, 1),
             Err(DecodeError::ArrayTooLong { count: -2, .. })
         ));
+    }
+
+    /// A tagged-field section of `count` fields with the given tags, each empty.
+    fn section(count: u32, tags: impl IntoIterator<Item = u32>) -> Bytes {
+        let mut b = BytesMut::new();
+        put_uvarint(&mut b, count);
+        for tag in tags {
+            put_tag_header(&mut b, tag, 0);
+        }
+        b.freeze()
+    }
+
+    /// Reads a section as the generated code does, treating `known` as the only known tag.
+    fn read_section(buf: &mut Bytes, known: u32) -> Result<(u32, UnknownTaggedFields), DecodeError> {
+        let mut fields = TaggedFieldsReader::new(buf)?;
+        let mut known_seen = 0;
+        while let Some((tag, _data)) = fields.next_field(buf)? {
+            if tag == known {
+                known_seen += 1;
+            } else {
+                fields.keep_unknown();
+            }
+        }
+        Ok((known_seen, fields.finish()))
+    }
+
+    #[test]
+    fn a_tagged_section_may_announce_at_most_ten_thousand_fields() {
+        let max = TAGGED_FIELDS_MAX;
+        assert_eq!(max, 10_000);
+        let mut ok = section(max, (0..max).map(|i| 100 + i));
+        let (_, unknown) = read_section(&mut ok, 0).unwrap();
+        assert!(ok.is_empty());
+        assert_eq!(unknown.len(), max as usize);
+        // One more is refused from the count alone, before any field is read, even though the
+        // bytes for every field are there.
+        let mut over = section(max + 1, (0..=max).map(|i| 100 + i));
+        assert_eq!(
+            read_section(&mut over, 0).unwrap_err(),
+            DecodeError::TooManyTaggedFields { count: max + 1, max }
+        );
+        let mut huge = section(5_000_000, std::iter::empty());
+        assert_eq!(
+            get_tagged_count(&mut huge),
+            Err(DecodeError::TooManyTaggedFields { count: 5_000_000, max })
+        );
+    }
+
+    #[test]
+    fn contiguous_unknown_fields_are_a_slice_of_the_frame() {
+        let mut b = BytesMut::new();
+        put_uvarint(&mut b, 3);
+        put_raw_tagged_field(&mut b, 5, &[0xaa, 0xbb]);
+        put_raw_tagged_field(&mut b, 9, &[]);
+        put_raw_tagged_field(&mut b, 300, &[0xcc]);
+        b.put_u8(0x42); // what follows the section
+        let frame = b.freeze();
+        let mut buf = frame.clone();
+        let (_, unknown) = read_section(&mut buf, 0).unwrap();
+        assert_eq!(&buf[..], &[0x42]);
+        // The same memory as the frame, not a copy.
+        assert_eq!(unknown.wire_bytes().as_ptr(), frame[1..].as_ptr());
+        assert_eq!(unknown.wire_size(), frame.len() - 2);
+        let tags: Vec<(u32, Vec<u8>)> = unknown.iter().map(|f| (f.tag, f.data.to_vec())).collect();
+        assert_eq!(tags, vec![(5, vec![0xaa, 0xbb]), (9, vec![]), (300, vec![0xcc])]);
+    }
+
+    #[test]
+    fn unknown_fields_between_known_ones_are_copied_once_in_order() {
+        // unknown 7, known 0, unknown 9, unknown 11, known 0 again, unknown 13.
+        let mut frame = section(6, [7, 0, 9, 11, 0, 13]);
+        let (known, unknown) = read_section(&mut frame, 0).unwrap();
+        assert_eq!(known, 2);
+        assert!(frame.is_empty());
+        let tags: Vec<u32> = unknown.iter().map(|f| f.tag).collect();
+        assert_eq!(tags, vec![7, 9, 11, 13]);
+        assert_eq!(unknown.wire_size(), 8);
+        // They go back out below and above a known tag in ascending order.
+        let mut out = BytesMut::new();
+        let mut next = 0;
+        put_raw_tagged_below(&mut out, &unknown, &mut next, 10);
+        assert_eq!(&out[..], &[7, 0, 9, 0]);
+        put_raw_tagged_below(&mut out, &unknown, &mut next, 10);
+        assert_eq!(out.len(), 4, "nothing more below 10");
+        put_raw_tagged_below(&mut out, &unknown, &mut next, u64::MAX);
+        assert_eq!(&out[..], &[7, 0, 9, 0, 11, 0, 13, 0]);
+        assert_eq!(next, unknown.wire_size());
+    }
+
+    #[test]
+    fn unknown_fields_built_by_hand_encode_like_received_ones() {
+        // What every struct of a flexible message pays when it has none: one pointer.
+        assert_eq!(std::mem::size_of::<UnknownTaggedFields>(), std::mem::size_of::<usize>());
+        let mut built = UnknownTaggedFields::new();
+        assert!(built.is_empty());
+        assert_eq!(built, UnknownTaggedFields::from(Vec::new()));
+        built.push(RawTaggedField {
+            tag: 5,
+            data: Bytes::from_static(&[1, 2]),
+        });
+        built.push(RawTaggedField {
+            tag: 200,
+            data: Bytes::new(),
+        });
+        let collected: UnknownTaggedFields = built.iter().collect();
+        assert_eq!(collected, built);
+        assert_eq!(built.len(), 2);
+        assert_eq!(&built.wire_bytes()[..], &[5, 2, 1, 2, 0xc8, 0x01, 0]);
+        assert_eq!(
+            format!("{built:?}"),
+            "[RawTaggedField { tag: 5, data: b\"\\x01\\x02\" }, RawTaggedField { tag: 200, data: b\"\" }]"
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@
 //!   known to be there (see [`codec`]); an 8-byte frame never reserves more than a few KiB.
 //! - No input makes it panic; every failure is a [`DecodeError`].
 //! - `records` and `bytes` fields are slices of the frame, never copies.
-//! - Unknown tagged fields are kept and re-emitted in tag order, never an error.
+//! - Unknown tagged fields are kept and re-emitted in tag order, never an error; they are kept
+//!   as wire bytes, so they cost memory in proportion to the bytes they took. A tagged-field
+//!   section may announce at most [`codec::TAGGED_FIELDS_MAX`] (10,000) fields, as in Kafka 4.4.
 //! - Decompression never produces more than the caller's cap (see [`records`]).
 
 pub mod codec;

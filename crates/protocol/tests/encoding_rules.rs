@@ -147,7 +147,7 @@ fn unknown_tagged_fields_are_kept_not_rejected() {
     frame.extend_from_slice(&[0xac, 0x02, 1, 0xcc]); // tag 300 as a two-byte varint
     let decoded = MetadataRequest::decode_exact(Bytes::from(frame.clone()), 12).unwrap();
     assert_eq!(
-        decoded.unknown_tagged_fields,
+        decoded.unknown_tagged_fields.iter().collect::<Vec<_>>(),
         vec![
             RawTaggedField {
                 tag: 5,

@@ -21,8 +21,8 @@ pub struct AllocateProducerIdsRequest {
     ///
     /// Schema: versions 0+; default -1.
     pub broker_epoch: i64,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for AllocateProducerIdsRequest {
@@ -30,7 +30,7 @@ impl Default for AllocateProducerIdsRequest {
         Self {
             broker_id: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -41,15 +41,14 @@ impl AllocateProducerIdsRequest {
         let mut this = Self::default();
         this.broker_id = c::get_i32(buf)?;
         this.broker_epoch = c::get_i64(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

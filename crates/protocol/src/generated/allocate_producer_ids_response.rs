@@ -29,8 +29,8 @@ pub struct AllocateProducerIdsResponse {
     ///
     /// Schema: versions 0+.
     pub producer_id_len: i32,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for AllocateProducerIdsResponse {
@@ -40,7 +40,7 @@ impl Default for AllocateProducerIdsResponse {
             error_code: 0,
             producer_id_start: 0,
             producer_id_len: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -53,15 +53,14 @@ impl AllocateProducerIdsResponse {
         this.error_code = c::get_i16(buf)?;
         this.producer_id_start = c::get_i64(buf)?;
         this.producer_id_len = c::get_i32(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

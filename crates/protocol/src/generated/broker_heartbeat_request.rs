@@ -37,8 +37,8 @@ pub struct BrokerHeartbeatRequest {
     ///
     /// Schema: versions 1+; tagged field 0 in 1+.
     pub offline_log_dirs: Vec<c::Uuid>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for BrokerHeartbeatRequest {
@@ -50,7 +50,7 @@ impl Default for BrokerHeartbeatRequest {
             want_fence: false,
             want_shut_down: false,
             offline_log_dirs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -65,10 +65,8 @@ impl BrokerHeartbeatRequest {
         this.want_fence = c::get_bool(buf)?;
         this.want_shut_down = c::get_bool(buf)?;
 
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
                 0 if v >= 1 => {
@@ -82,9 +80,10 @@ impl BrokerHeartbeatRequest {
                         items
                     };
                 }
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

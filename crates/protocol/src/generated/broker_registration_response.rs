@@ -25,8 +25,8 @@ pub struct BrokerRegistrationResponse {
     ///
     /// Schema: versions 0+; default -1.
     pub broker_epoch: i64,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for BrokerRegistrationResponse {
@@ -35,7 +35,7 @@ impl Default for BrokerRegistrationResponse {
             throttle_time_ms: 0,
             error_code: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -47,15 +47,14 @@ impl BrokerRegistrationResponse {
         this.throttle_time_ms = c::get_i32(buf)?;
         this.error_code = c::get_i16(buf)?;
         this.broker_epoch = c::get_i64(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

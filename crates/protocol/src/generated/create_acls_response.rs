@@ -23,8 +23,8 @@ pub struct CreateAclsResponse {
     ///
     /// Schema: versions 0+.
     pub results: Vec<AclCreationResult>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreateAclsResponse {
@@ -32,7 +32,7 @@ impl Default for CreateAclsResponse {
         Self {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -52,15 +52,14 @@ impl CreateAclsResponse {
             items
         };
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -121,8 +120,8 @@ pub struct AclCreationResult {
     ///
     /// Schema: versions 0+; nullable in 0+.
     pub error_message: Option<String>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for AclCreationResult {
@@ -130,7 +129,7 @@ impl Default for AclCreationResult {
         Self {
             error_code: 0,
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -143,15 +142,14 @@ impl AclCreationResult {
         this.error_code = c::get_i16(buf)?;
         this.error_message = c::get_nullable_string(buf, flexible)?;
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }

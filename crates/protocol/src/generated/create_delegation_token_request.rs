@@ -31,8 +31,8 @@ pub struct CreateDelegationTokenRequest {
     ///
     /// Schema: versions 0+.
     pub max_lifetime_ms: i64,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreateDelegationTokenRequest {
@@ -42,7 +42,7 @@ impl Default for CreateDelegationTokenRequest {
             owner_principal_name: Some(String::new()),
             renewers: Vec::new(),
             max_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -78,15 +78,14 @@ impl CreateDelegationTokenRequest {
         };
         this.max_lifetime_ms = c::get_i64(buf)?;
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -209,8 +208,8 @@ pub struct CreatableRenewers {
     ///
     /// Schema: versions 0+.
     pub principal_name: String,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreatableRenewers {
@@ -218,7 +217,7 @@ impl Default for CreatableRenewers {
         Self {
             principal_type: String::new(),
             principal_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -231,15 +230,14 @@ impl CreatableRenewers {
         this.principal_type = c::get_string(buf, flexible, "PrincipalType")?;
         this.principal_name = c::get_string(buf, flexible, "PrincipalName")?;
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }

@@ -23,8 +23,8 @@ pub struct CreateTopicsResponse {
     ///
     /// Schema: versions 0+.
     pub topics: Vec<CreatableTopicResult>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreateTopicsResponse {
@@ -32,7 +32,7 @@ impl Default for CreateTopicsResponse {
         Self {
             throttle_time_ms: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -55,15 +55,14 @@ impl CreateTopicsResponse {
             items
         };
         if v >= 5 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -154,8 +153,8 @@ pub struct CreatableTopicResult {
     ///
     /// Schema: versions 5+; nullable in 5+; ignorable.
     pub configs: Option<Vec<CreatableTopicConfigs>>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopicResult {
@@ -169,7 +168,7 @@ impl Default for CreatableTopicResult {
             num_partitions: -1,
             replication_factor: -1,
             configs: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -218,19 +217,18 @@ impl CreatableTopicResult {
         }
 
         if v >= 5 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
                     0 if v >= 5 => {
                         let buf = &mut data;
                         this.topic_config_error_code = c::get_i16(buf)?;
                     }
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -412,8 +410,8 @@ pub struct CreatableTopicConfigs {
     ///
     /// Schema: versions 5+.
     pub is_sensitive: bool,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopicConfigs {
@@ -424,7 +422,7 @@ impl Default for CreatableTopicConfigs {
             read_only: false,
             config_source: -1,
             is_sensitive: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -438,15 +436,14 @@ impl CreatableTopicConfigs {
         this.read_only = c::get_bool(buf)?;
         this.config_source = c::get_i8(buf)?;
         this.is_sensitive = c::get_bool(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

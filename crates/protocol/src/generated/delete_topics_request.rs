@@ -27,8 +27,8 @@ pub struct DeleteTopicsRequest {
     ///
     /// Schema: versions 0+.
     pub timeout_ms: i32,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for DeleteTopicsRequest {
@@ -37,7 +37,7 @@ impl Default for DeleteTopicsRequest {
             topics: Vec::new(),
             topic_names: Vec::new(),
             timeout_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -71,15 +71,14 @@ impl DeleteTopicsRequest {
 
         this.timeout_ms = c::get_i32(buf)?;
         if v >= 4 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -172,8 +171,8 @@ pub struct DeleteTopicState {
     ///
     /// Schema: versions 6+.
     pub topic_id: c::Uuid,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for DeleteTopicState {
@@ -181,7 +180,7 @@ impl Default for DeleteTopicState {
         Self {
             name: None,
             topic_id: c::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -192,15 +191,14 @@ impl DeleteTopicState {
         let mut this = Self::default();
         this.name = c::get_nullable_string(buf, true)?;
         this.topic_id = c::get_uuid(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

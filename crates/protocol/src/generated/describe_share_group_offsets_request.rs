@@ -17,15 +17,15 @@ pub struct DescribeShareGroupOffsetsRequest {
     ///
     /// Schema: versions 0+.
     pub groups: Vec<DescribeShareGroupOffsetsRequestGroup>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsRequest {
     fn default() -> Self {
         Self {
             groups: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -42,15 +42,14 @@ impl DescribeShareGroupOffsetsRequest {
             }
             items
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -95,8 +94,8 @@ pub struct DescribeShareGroupOffsetsRequestGroup {
     ///
     /// Schema: versions 0+; nullable in 0+.
     pub topics: Option<Vec<DescribeShareGroupOffsetsRequestTopic>>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsRequestGroup {
@@ -104,7 +103,7 @@ impl Default for DescribeShareGroupOffsetsRequestGroup {
         Self {
             group_id: String::new(),
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -131,15 +130,14 @@ impl DescribeShareGroupOffsetsRequestGroup {
                 }
             }
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -196,8 +194,8 @@ pub struct DescribeShareGroupOffsetsRequestTopic {
     ///
     /// Schema: versions 0+.
     pub partitions: Vec<i32>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for DescribeShareGroupOffsetsRequestTopic {
@@ -205,7 +203,7 @@ impl Default for DescribeShareGroupOffsetsRequestTopic {
         Self {
             topic_name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -223,15 +221,14 @@ impl DescribeShareGroupOffsetsRequestTopic {
             }
             items
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

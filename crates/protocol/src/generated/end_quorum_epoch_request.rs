@@ -25,8 +25,8 @@ pub struct EndQuorumEpochRequest {
     ///
     /// Schema: versions 1+; ignorable.
     pub leader_endpoints: Vec<LeaderEndpoint>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for EndQuorumEpochRequest {
@@ -35,7 +35,7 @@ impl Default for EndQuorumEpochRequest {
             cluster_id: None,
             topics: Vec::new(),
             leader_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -66,15 +66,14 @@ impl EndQuorumEpochRequest {
         }
 
         if v >= 1 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -156,8 +155,8 @@ pub struct TopicData {
     ///
     /// Schema: versions 0+.
     pub partitions: Vec<PartitionData>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for TopicData {
@@ -165,7 +164,7 @@ impl Default for TopicData {
         Self {
             topic_name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -185,15 +184,14 @@ impl TopicData {
             items
         };
         if v >= 1 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -266,8 +264,8 @@ pub struct PartitionData {
     ///
     /// Schema: versions 1+; ignorable.
     pub preferred_candidates: Vec<ReplicaInfo>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for PartitionData {
@@ -278,7 +276,7 @@ impl Default for PartitionData {
             leader_epoch: 0,
             preferred_successors: Vec::new(),
             preferred_candidates: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -314,15 +312,14 @@ impl PartitionData {
         }
 
         if v >= 1 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -422,8 +419,8 @@ pub struct ReplicaInfo {
     ///
     /// Schema: versions 1+.
     pub candidate_directory_id: c::Uuid,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for ReplicaInfo {
@@ -431,7 +428,7 @@ impl Default for ReplicaInfo {
         Self {
             candidate_id: 0,
             candidate_directory_id: c::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -442,15 +439,14 @@ impl ReplicaInfo {
         let mut this = Self::default();
         this.candidate_id = c::get_i32(buf)?;
         this.candidate_directory_id = c::get_uuid(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -504,8 +500,8 @@ pub struct LeaderEndpoint {
     ///
     /// Schema: versions 1+.
     pub port: u16,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for LeaderEndpoint {
@@ -514,7 +510,7 @@ impl Default for LeaderEndpoint {
             name: String::new(),
             host: String::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -526,15 +522,14 @@ impl LeaderEndpoint {
         this.name = c::get_string(buf, true, "Name")?;
         this.host = c::get_string(buf, true, "Host")?;
         this.port = c::get_u16(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

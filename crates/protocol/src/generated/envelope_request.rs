@@ -25,8 +25,8 @@ pub struct EnvelopeRequest {
     ///
     /// Schema: versions 0+.
     pub client_host_address: Bytes,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for EnvelopeRequest {
@@ -35,7 +35,7 @@ impl Default for EnvelopeRequest {
             request_data: Bytes::new(),
             request_principal: Some(Bytes::new()),
             client_host_address: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -47,15 +47,14 @@ impl EnvelopeRequest {
         this.request_data = c::get_bytes(buf, true, "RequestData")?;
         this.request_principal = c::get_nullable_bytes(buf, true)?;
         this.client_host_address = c::get_bytes(buf, true, "ClientHostAddress")?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

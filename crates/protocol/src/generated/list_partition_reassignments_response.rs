@@ -29,8 +29,8 @@ pub struct ListPartitionReassignmentsResponse {
     ///
     /// Schema: versions 0+.
     pub topics: Vec<OngoingTopicReassignment>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsResponse {
@@ -40,7 +40,7 @@ impl Default for ListPartitionReassignmentsResponse {
             error_code: 0,
             error_message: Some(String::new()),
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -60,15 +60,14 @@ impl ListPartitionReassignmentsResponse {
             }
             items
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -141,8 +140,8 @@ pub struct OngoingTopicReassignment {
     ///
     /// Schema: versions 0+.
     pub partitions: Vec<OngoingPartitionReassignment>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for OngoingTopicReassignment {
@@ -150,7 +149,7 @@ impl Default for OngoingTopicReassignment {
         Self {
             name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -168,15 +167,14 @@ impl OngoingTopicReassignment {
             }
             items
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -237,8 +235,8 @@ pub struct OngoingPartitionReassignment {
     ///
     /// Schema: versions 0+; entity type brokerId.
     pub removing_replicas: Vec<i32>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for OngoingPartitionReassignment {
@@ -248,7 +246,7 @@ impl Default for OngoingPartitionReassignment {
             replicas: Vec::new(),
             adding_replicas: Vec::new(),
             removing_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -282,15 +280,14 @@ impl OngoingPartitionReassignment {
             }
             items
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

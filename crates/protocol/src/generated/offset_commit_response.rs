@@ -23,8 +23,8 @@ pub struct OffsetCommitResponse {
     ///
     /// Schema: versions 0+.
     pub topics: Vec<OffsetCommitResponseTopic>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for OffsetCommitResponse {
@@ -32,7 +32,7 @@ impl Default for OffsetCommitResponse {
         Self {
             throttle_time_ms: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -55,15 +55,14 @@ impl OffsetCommitResponse {
             items
         };
         if v >= 8 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -134,8 +133,8 @@ pub struct OffsetCommitResponseTopic {
     ///
     /// Schema: versions 0+.
     pub partitions: Vec<OffsetCommitResponsePartition>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for OffsetCommitResponseTopic {
@@ -144,7 +143,7 @@ impl Default for OffsetCommitResponseTopic {
             name: String::new(),
             topic_id: c::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -171,15 +170,14 @@ impl OffsetCommitResponseTopic {
             items
         };
         if v >= 8 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }
@@ -260,8 +258,8 @@ pub struct OffsetCommitResponsePartition {
     ///
     /// Schema: versions 0+.
     pub error_code: i16,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for OffsetCommitResponsePartition {
@@ -269,7 +267,7 @@ impl Default for OffsetCommitResponsePartition {
         Self {
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -282,15 +280,14 @@ impl OffsetCommitResponsePartition {
         this.partition_index = c::get_i32(buf)?;
         this.error_code = c::get_i16(buf)?;
         if v >= 8 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }

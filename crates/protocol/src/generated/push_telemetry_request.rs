@@ -33,8 +33,8 @@ pub struct PushTelemetryRequest {
     ///
     /// Schema: versions 0+.
     pub metrics: Bytes,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for PushTelemetryRequest {
@@ -45,7 +45,7 @@ impl Default for PushTelemetryRequest {
             terminating: false,
             compression_type: 0,
             metrics: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -59,15 +59,14 @@ impl PushTelemetryRequest {
         this.terminating = c::get_bool(buf)?;
         this.compression_type = c::get_i8(buf)?;
         this.metrics = c::get_bytes(buf, true, "Metrics")?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

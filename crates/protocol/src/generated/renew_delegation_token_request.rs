@@ -23,8 +23,8 @@ pub struct RenewDelegationTokenRequest {
     ///
     /// Schema: versions 0+.
     pub renew_period_ms: i64,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for RenewDelegationTokenRequest {
@@ -32,7 +32,7 @@ impl Default for RenewDelegationTokenRequest {
         Self {
             hmac: Bytes::new(),
             renew_period_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -45,15 +45,14 @@ impl RenewDelegationTokenRequest {
         this.hmac = c::get_bytes(buf, flexible, "Hmac")?;
         this.renew_period_ms = c::get_i64(buf)?;
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }

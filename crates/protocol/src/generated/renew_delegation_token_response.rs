@@ -27,8 +27,8 @@ pub struct RenewDelegationTokenResponse {
     ///
     /// Schema: versions 0+.
     pub throttle_time_ms: i32,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for RenewDelegationTokenResponse {
@@ -37,7 +37,7 @@ impl Default for RenewDelegationTokenResponse {
             error_code: 0,
             expiry_timestamp_ms: 0,
             throttle_time_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -51,15 +51,14 @@ impl RenewDelegationTokenResponse {
         this.expiry_timestamp_ms = c::get_i64(buf)?;
         this.throttle_time_ms = c::get_i32(buf)?;
         if v >= 2 {
-            let count = c::get_tagged_count(buf)?;
-            for _ in 0..count {
-                #[allow(unused_mut)]
-                let (tag, mut data) = c::get_tagged_field(buf)?;
+            let mut fields = c::TaggedFieldsReader::new(buf)?;
+            while let Some((tag, mut data)) = fields.next_field(buf)? {
                 #[allow(clippy::match_single_binding)]
                 match tag {
-                    _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                    _ => fields.keep_unknown(),
                 }
             }
+            this.unknown_tagged_fields = fields.finish();
         }
         Ok(this)
     }

@@ -35,8 +35,8 @@ pub struct ShareGroupHeartbeatRequest {
     ///
     /// Schema: versions 0+; nullable in 0+; default null; entity type topicName.
     pub subscribed_topic_names: Option<Vec<String>>,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for ShareGroupHeartbeatRequest {
@@ -47,7 +47,7 @@ impl Default for ShareGroupHeartbeatRequest {
             member_epoch: 0,
             rack_id: None,
             subscribed_topic_names: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -77,15 +77,14 @@ impl ShareGroupHeartbeatRequest {
                 }
             }
         };
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

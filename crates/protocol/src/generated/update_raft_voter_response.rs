@@ -25,8 +25,8 @@ pub struct UpdateRaftVoterResponse {
     ///
     /// Schema: versions 0+; tagged field 0 in 0+.
     pub current_leader: CurrentLeader,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for UpdateRaftVoterResponse {
@@ -35,7 +35,7 @@ impl Default for UpdateRaftVoterResponse {
             throttle_time_ms: 0,
             error_code: 0,
             current_leader: CurrentLeader::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -47,19 +47,18 @@ impl UpdateRaftVoterResponse {
         this.throttle_time_ms = c::get_i32(buf)?;
         this.error_code = c::get_i16(buf)?;
 
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
                 0 => {
                     let buf = &mut data;
                     this.current_leader = CurrentLeader::decode(buf, v)?;
                 }
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 
@@ -141,8 +140,8 @@ pub struct CurrentLeader {
     ///
     /// Schema: versions 0+.
     pub port: i32,
-    /// Tagged fields this codec does not know, kept as received so they survive a re-encode.
-    pub unknown_tagged_fields: Vec<c::RawTaggedField>,
+    /// Tagged fields this codec does not know, kept as their wire bytes so they survive a re-encode.
+    pub unknown_tagged_fields: c::UnknownTaggedFields,
 }
 
 impl Default for CurrentLeader {
@@ -152,7 +151,7 @@ impl Default for CurrentLeader {
             leader_epoch: -1,
             host: String::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: c::UnknownTaggedFields::new(),
         }
     }
 }
@@ -165,15 +164,14 @@ impl CurrentLeader {
         this.leader_epoch = c::get_i32(buf)?;
         this.host = c::get_string(buf, true, "Host")?;
         this.port = c::get_i32(buf)?;
-        let count = c::get_tagged_count(buf)?;
-        for _ in 0..count {
-            #[allow(unused_mut)]
-            let (tag, mut data) = c::get_tagged_field(buf)?;
+        let mut fields = c::TaggedFieldsReader::new(buf)?;
+        while let Some((tag, mut data)) = fields.next_field(buf)? {
             #[allow(clippy::match_single_binding)]
             match tag {
-                _ => this.unknown_tagged_fields.push(c::RawTaggedField { tag, data }),
+                _ => fields.keep_unknown(),
             }
         }
+        this.unknown_tagged_fields = fields.finish();
         Ok(this)
     }
 

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use sluice_protocol::codec::{Message, RawTaggedField, Uuid};
+use sluice_protocol::codec::{Message, RawTaggedField, UnknownTaggedFields, Uuid};
 
 /// Random cases per message version in the generated round-trip test.
 pub const SEEDS_PER_VERSION: u64 = 48;
@@ -60,7 +60,7 @@ impl Rng {
     }
 
     /// Sometimes adds unknown tagged fields, with tags above any Kafka uses, in ascending order.
-    pub fn unknown_tagged_fields(&mut self, fields: &mut Vec<RawTaggedField>) {
+    pub fn unknown_tagged_fields(&mut self, fields: &mut UnknownTaggedFields) {
         if self.chance(3) {
             let mut tag = 1000 + (self.next() % 100) as u32;
             for _ in 0..1 + self.next() % 2 {
