@@ -26,6 +26,7 @@ use crate::handlers::{self, Output};
 use crate::session::{RequestContext, Session};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::{FuturesOrdered, StreamExt};
+use sluice_protocol::codec::DecodeError;
 use sluice_protocol::frame::{
     GatheredFrame, decode_request_header, encode_response_gathered, peek_api_key_and_version, peek_correlation_id,
 };
@@ -58,9 +59,9 @@ const FRAME_DEADLINE_BASE: Duration = Duration::from_secs(30);
 /// The slowest sending rate a frame is allowed (1 MiB/s: a 100 MiB frame gets 130 s).
 const FRAME_RATE_MIN_BYTES_PER_S: u64 = 1 << 20;
 
-/// How long a frame of `size` bytes may take to arrive. Its bytes of `queued.max.request.bytes`
-/// are reserved when its length is read, so a client that announces a large frame and stalls
-/// holds them; this ends that sooner than the idle timeout (10 minutes by default) would.
+/// How long a frame of `size` bytes may take to arrive. Its share of `queued.max.request.bytes`
+/// grows with what has arrived, so a stalled client holds little; this bounds how long it may hold
+/// that, and its connection, sooner than the idle timeout (10 minutes by default) would.
 fn frame_deadline(size: usize) -> Duration {
     FRAME_DEADLINE_BASE + Duration::from_millis(size as u64 * 1000 / FRAME_RATE_MIN_BYTES_PER_S)
 }
@@ -289,8 +290,13 @@ fn handle_frame(
         Err(e) => {
             // ApiVersions in a version we do not know is answered, so the client can retry with
             // one we do (KIP-511); anything else unreadable closes the connection, as in Kafka.
-            if let (Some((API_KEY_API_VERSIONS, version)), Some(correlation_id)) =
-                (peek_api_key_and_version(&frame), peek_correlation_id(&frame))
+            // Only a version it does not know: a malformed header in a known version (a flood of
+            // tagged fields, say) is closed like any other malformed request.
+            if let (
+                Some((API_KEY_API_VERSIONS, version)),
+                Some(correlation_id),
+                DecodeError::UnsupportedVersion { .. },
+            ) = (peek_api_key_and_version(&frame), peek_correlation_id(&frame), &e)
             {
                 debug!(version, "ApiVersions in an unsupported version");
                 let body = handlers::api_versions::unsupported_version_response();

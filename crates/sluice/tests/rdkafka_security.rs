@@ -12,8 +12,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -29,11 +29,62 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA and a broker certificate for 127.0.0.1 signed by it; returns the CA's path.
 fn certificates(dir: &Path) -> String {
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "broker.key",
+            "-out",
+            "broker.csr",
+        ],
+    );
     std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(dir, &["x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "broker.pem"]);
-    let bundle = std::fs::read_to_string(dir.join("broker.pem")).unwrap() + &std::fs::read_to_string(dir.join("broker.key")).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "broker.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "broker.pem",
+        ],
+    );
+    let bundle = std::fs::read_to_string(dir.join("broker.pem")).unwrap()
+        + &std::fs::read_to_string(dir.join("broker.key")).unwrap();
     std::fs::write(dir.join("broker.bundle.pem"), bundle).unwrap();
     dir.join("ca.pem").display().to_string()
 }
@@ -120,14 +171,18 @@ async fn scram_over_tls_with_librdkafka() {
         let key = format!("k{i}");
         let value = format!("secured-{i}");
         producer
-            .send(FutureRecord::to("gateway-events").key(&key).payload(&value), Duration::from_secs(20))
+            .send(
+                FutureRecord::to("gateway-events").key(&key).payload(&value),
+                Duration::from_secs(20),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("record {i} not delivered: {e}"));
     }
 
     let consumer: BaseConsumer = client(&broker.addr, &ca, "gateway-secret").create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("gateway-events", 0, Offset::Beginning).unwrap();
+    tpl.add_partition_offset("gateway-events", 0, Offset::Beginning)
+        .unwrap();
     consumer.assign(&tpl).unwrap();
     let mut values = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -154,7 +209,13 @@ async fn scram_over_tls_with_librdkafka() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let log = broker.log.lock().unwrap().join("\n");
-    assert!(log.contains("SASL authentication failed"), "the broker refused the exchange:\n{log}");
-    assert!(!log.contains("not-the-password") && !log.contains("gateway-secret"), "no password in the log");
+    assert!(
+        log.contains("SASL authentication failed"),
+        "the broker refused the exchange:\n{log}"
+    );
+    assert!(
+        !log.contains("not-the-password") && !log.contains("gateway-secret"),
+        "no password in the log"
+    );
     drop(broker);
 }
