@@ -179,7 +179,12 @@ async fn scram_over_tls_with_librdkafka() {
             .unwrap_or_else(|(e, _)| panic!("record {i} not delivered: {e}"));
     }
 
-    let consumer: BaseConsumer = client(&broker.addr, &ca, "gateway-secret").create().expect("consumer");
+    // librdkafka wants a group id even for a manual assignment; nothing is committed to it.
+    let consumer: BaseConsumer = client(&broker.addr, &ca, "gateway-secret")
+        .set("group.id", "rdkafka-security")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset("gateway-events", 0, Offset::Beginning)
         .unwrap();
