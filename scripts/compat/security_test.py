@@ -13,6 +13,7 @@ Usage: security_test.py <sluice binary>
 
 import os
 import socket
+import ssl as ssl_module
 import subprocess
 import sys
 import tempfile
@@ -387,6 +388,45 @@ def run(d, plain, sasl, ssl, sasl_ssl):
     time.sleep(0.5)
     log = read(os.path.join(d, "broker.log"))
     check("a TLS client on a plaintext port is refused and logged as such", err is None and "TLS handshake arrived" in log, err)
+    check_reload(d, sasl_ssl, sasl_conf)
+
+
+def served_serial(port, ca):
+    """The serial number of the certificate the broker presents on `port`."""
+    ctx = ssl_module.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            return tls.getpeercert()["serialNumber"]
+
+
+def check_reload(d, port, sasl_conf):
+    """Certificate rotation as cert-manager does it: the key store file is replaced on disk; new
+    handshakes present the new certificate within the reload interval, and a producer connected
+    before keeps working."""
+    ca = os.path.join(d, "ca.pem")
+    before = served_serial(port, ca)
+    conf = sasl_conf("PLAIN", "portal", "portal-secret", port=port, proto="SASL_SSL", **{"ssl.ca.location": ca})
+    producer = Producer({**conf, "acks": "all"})
+    producer.produce("rotation", value=b"before")
+    left_before = producer.flush(15)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost/O=Sluice", "-keyout", "server2.key",
+            "-out", "server2.csr", cwd=d)
+    openssl("x509", "-req", "-in", "server2.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-out", "server2.pem", "-extfile", "san.ext", cwd=d)
+    tmp = os.path.join(d, "server.bundle.pem.new")
+    with open(tmp, "w") as f:
+        f.write(read(os.path.join(d, "server2.pem")) + read(os.path.join(d, "server2.key")))
+    os.replace(tmp, os.path.join(d, "server.bundle.pem"))
+    after = before
+    deadline = time.time() + 15
+    while time.time() < deadline and after == before:
+        time.sleep(0.5)
+        after = served_serial(port, ca)
+    check("TLS: a replaced key store is served to new connections without a restart", after != before, (before, after))
+    producer.produce("rotation", value=b"after")
+    left_after = producer.flush(15)
+    check("TLS: a connection opened before the rotation keeps working", left_before == 0 and left_after == 0,
+          (left_before, left_after))
 
 
 if __name__ == "__main__":
