@@ -44,7 +44,7 @@ for run in $(seq "$RUNS"); do
     for what in produce consume; do
       before=$(cpu)
       out=$("$OLDPWD/$SLUICE" bench "$what" -b "127.0.0.1:$port" --command-config "$name.properties" \
-        --topic "t-$name-$run" --partitions 6 --record-size 1024 --records "$RECORDS" --json 2>/dev/null | tail -1)
+        --topic "t-$name-$run" --partitions 6 --record-size 1024 --records "$RECORDS" --json 2>"$WORK/bench.err" | tail -1) || { echo "bench $what over $name failed:"; cat "$WORK/bench.err"; grep -v INFO "$WORK/broker.log" | tail -20; exit 1; }
       after=$(cpu)
       mbs=$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(round(d.get('mb_per_s', d.get('throughput_mb_s', 0)), 1))" "$out" 2>/dev/null || echo "?")
       cpu_s=$(python3 -c "print(round(($after - $before) / $ticks, 2))")

@@ -420,6 +420,12 @@ async fn write_frame<W: AsyncWrite>(
             }
         }
     }
+    // TLS buffers what it could not send yet: without a flush the tail of the last response can
+    // sit in the session until the next write, and a client waiting for it times out. (A no-op
+    // on plain TCP.)
+    tokio::time::timeout(idle, writer.flush())
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the client read nothing while idle"))??;
     Ok(())
 }
 
