@@ -12,41 +12,59 @@ use sluice_protocol::generated::{MetadataRequest, RequestBody};
 use sluice_protocol::registry::APIS;
 use sluice_protocol::{DecodeError, Message};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// Held by every test for its whole run: measurements must not see other tests' allocations.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+// Counted only on the thread that measures: the test harness allocates on other threads (starting
+// tests, capturing their output) whatever lock the tests hold.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Whether this thread's allocations are being measured. Const-initialized, so reading it
+    /// inside the allocator never allocates.
+    static MEASURING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn measuring() -> bool {
+    MEASURING.try_with(Cell::get).unwrap_or(false)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+        if !p.is_null() && measuring() {
+            let size = layout.size() as isize;
+            let live = LIVE.fetch_add(size, Ordering::SeqCst) + size;
             PEAK.fetch_max(live, Ordering::SeqCst);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+        if measuring() {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        }
     }
 }
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Bytes allocated at the peak while `f` runs, above what was live before it.
+/// Bytes this thread allocated at the peak while `f` runs, above what it held before.
 fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    LIVE.store(0, Ordering::SeqCst);
+    PEAK.store(0, Ordering::SeqCst);
+    MEASURING.with(|m| m.set(true));
     let out = f();
-    (out, PEAK.load(Ordering::SeqCst).saturating_sub(base))
+    MEASURING.with(|m| m.set(false));
+    (out, PEAK.load(Ordering::SeqCst).max(0) as usize)
 }
 
 /// "A few KiB": what an 8-byte frame may cost at most.
