@@ -47,7 +47,7 @@ if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
   finish
 fi
 if ! (cd "$work/pom" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$work/jars") >"$work/mvn.log" 2>&1; then
-  fail "kafka jars" "mvn dependency:copy-dependencies failed: $(tail -5 "$work/mvn.log")"
+  fail "kafka jars" "mvn dependency:copy-dependencies failed: $(grep -m1 "ERROR" "$work/mvn.log" || tail -1 "$work/mvn.log")"
   finish
 fi
 ok "kafka jars: kafka_2.13 ${KAFKA_VERSION} and $(($(ls "$work/jars" | wc -l) - 1)) dependencies from Maven"
