@@ -31,9 +31,10 @@ step "build dependencies"
 # libz-sys links the system zlib when pkg-config finds it. zstd is vendored, snappy and lz4 are
 # part of librdkafka; TLS and SCRAM use the system OpenSSL (libssl-dev); GSSAPI and curl are not
 # enabled. kcat
-# (librdkafka 2.0.2) plays the group member the rdkafka tests kill with SIGKILL.
+# (librdkafka 2.0.2) plays the group member the rdkafka tests kill with SIGKILL. Java 17 and Maven
+# fetch and run Apache Kafka for scripts/compat/kafka_security.sh.
 missing=()
-for pkg in make gcc g++ pkg-config zlib1g-dev libssl-dev python3 python3-venv openssl kcat; do
+for pkg in make gcc g++ pkg-config zlib1g-dev libssl-dev python3 python3-venv openssl kcat openjdk-17-jre-headless maven; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -79,6 +80,21 @@ if grep -Eq '^security-clients: [0-9]+ passed, [0-9]+ failed' "$compat_log"; the
   if [ "$sec_rc" -ne 0 ] && ! grep -Eq '^security-clients: [0-9]+ passed, [1-9]' "$compat_log"; then failed=$((failed + 1)); fi
 else
   echo "FAIL security-clients: exited with code $sec_rc before its closing line"
+  failed=$((failed + 1))
+fi
+
+step "security: sluice --command-config against a secured Apache Kafka and a secured Sluice"
+# Apache Kafka 4.x from Maven Central (cached in ~/.m2) and Sluice, both SASL_SSL SCRAM-SHA-512
+# with StandardAuthorizer; the same sluice commands and client properties against each, answers
+# compared. A crash without its closing line counts as one failure.
+ks_rc=0
+bash scripts/compat/kafka_security.sh "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log" || ks_rc=$?
+if grep -Eq '^kafka-security: [0-9]+ passed, [0-9]+ failed' "$compat_log"; then
+  passed=$((passed + $(grep -Eo '^kafka-security: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
+  failed=$((failed + $(grep -Eo '^kafka-security: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
+  if [ "$ks_rc" -ne 0 ] && ! grep -Eq '^kafka-security: [0-9]+ passed, [1-9]' "$compat_log"; then failed=$((failed + 1)); fi
+else
+  echo "FAIL kafka-security: exited with code $ks_rc before its closing line"
   failed=$((failed + 1))
 fi
 
