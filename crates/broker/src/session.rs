@@ -37,8 +37,11 @@ pub struct ListenerInfo {
 pub struct Session {
     /// The listener it arrived on: Metadata answers with that listener's addresses.
     pub listener: Arc<ListenerInfo>,
-    /// The client's address, for logs, ACL host matching and per-IP limits.
+    /// The client's address, for logs and per-IP limits.
     pub peer: SocketAddr,
+    /// The client's address as Kafka's ACLs name hosts (Java's `getHostAddress()`), written once
+    /// per connection instead of on every authorization.
+    pub acl_host: String,
     /// The client certificate's subject (RFC 2253, as Java's `X500Principal.getName()`), when
     /// the connection is TLS and the client presented one.
     pub client_cert_subject: Option<String>,
@@ -54,6 +57,7 @@ impl Session {
     pub fn new(listener: Arc<ListenerInfo>, peer: SocketAddr) -> Session {
         Session {
             listener,
+            acl_host: java_host(peer.ip()),
             peer,
             client_cert_subject: None,
             principal: KafkaPrincipal::anonymous(),
@@ -89,12 +93,12 @@ impl RequestContext<'_> {
         let Some(authorizer) = self.broker.acls.current() else {
             return true;
         };
-        let host = java_host(self.session.peer.ip());
-        let allowed = authorizer.authorize(&self.session.principal, &host, op, resource_type, name);
+        let host = &self.session.acl_host;
+        let allowed = authorizer.authorize(&self.session.principal, host, op, resource_type, name);
         if !allowed {
             tracing::debug!(
                 principal = %self.session.principal,
-                %host,
+                host = %host,
                 operation = %op,
                 resource_type = %resource_type,
                 resource = name,
@@ -113,12 +117,7 @@ impl RequestContext<'_> {
     /// an authorizer).
     pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
         match self.broker.acls.current() {
-            Some(a) => a.authorized_operations(
-                &self.session.principal,
-                &java_host(self.session.peer.ip()),
-                resource_type,
-                name,
-            ),
+            Some(a) => a.authorized_operations(&self.session.principal, &self.session.acl_host, resource_type, name),
             None => resource_type
                 .supported_operations()
                 .iter()
@@ -130,12 +129,7 @@ impl RequestContext<'_> {
     /// (InitProducerId without a transactional id asks it for WRITE on topics).
     pub fn authorize_by_resource_type(&self, op: AclOperation, resource_type: ResourceType) -> bool {
         match self.broker.acls.current() {
-            Some(a) => a.authorize_by_resource_type(
-                &self.session.principal,
-                &java_host(self.session.peer.ip()),
-                op,
-                resource_type,
-            ),
+            Some(a) => a.authorize_by_resource_type(&self.session.principal, &self.session.acl_host, op, resource_type),
             None => true,
         }
     }
