@@ -11,20 +11,12 @@ use sluice_protocol::generated::{FetchRequest, ProduceRequest, RequestBody, Requ
 use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const ROUNDS: usize = 5;
 
-/// Kills the broker when dropped, so a failing assertion never leaves it running.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::KillOnDrop as Broker;
 
 fn start(data: &std::path::Path) -> (Broker, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))

@@ -20,7 +20,7 @@ use sluice_protocol::generated::{
 use sluice_protocol::records::{BatchBuilder, NewRecord, batches};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `socket.request.max.bytes` for the broker under test: the largest frame it reads.
@@ -45,32 +45,9 @@ const RANDOM_FRAMES_PER_CONNECTION_MAX: u64 = 15;
 /// responses and the topic this test creates.
 const RSS_GROWTH_KIB_MAX: u64 = (QUEUED_BYTES_MAX as u64 + (IDLE_CONNECTIONS as u64) * 16 * 1024 + (16 << 20)) / 1024;
 
-/// Kills the broker when dropped, so a failing assertion never leaves it running.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::KillOnDrop as Broker;
 
 impl Broker {
-    /// A field of /proc/<pid>/status in KiB (`VmRSS` now, `VmHWM` the peak so far).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).expect("broker is running");
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-            .unwrap_or_else(|| panic!("{field} in /proc status"));
-        line[field.len() + 1..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
     fn assert_alive(&mut self, when: &str) {
         assert!(self.0.try_wait().unwrap().is_none(), "broker died {when}");
     }

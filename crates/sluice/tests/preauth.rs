@@ -29,7 +29,7 @@ use sluice_protocol::generated::{
 use sluice_protocol::records::{BatchBuilder, NewRecord};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -67,32 +67,9 @@ const SASL_RECEIVE_BYTES_MAX: usize = 524_288;
 /// SASL_AUTHENTICATION_FAILED.
 const SASL_AUTHENTICATION_FAILED: i16 = 58;
 
-/// Kills the broker when dropped, so a failing assertion never leaves it running.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::KillOnDrop as Broker;
 
 impl Broker {
-    /// A field of /proc/<pid>/status in KiB (`VmRSS` now, `VmHWM` the peak so far).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).expect("broker is running");
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-            .unwrap_or_else(|| panic!("{field} in /proc status"));
-        line[field.len() + 1..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
     /// File descriptors the broker has open (its sockets among them).
     fn open_fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.0.id()))

@@ -16,79 +16,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs (the test needs it)");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA and a broker certificate for 127.0.0.1 signed by it; returns the CA's path.
-fn certificates(dir: &Path) -> String {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test-ca",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "broker.key",
-            "-out",
-            "broker.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "broker.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "broker.pem",
-        ],
-    );
-    let bundle = std::fs::read_to_string(dir.join("broker.pem")).unwrap()
-        + &std::fs::read_to_string(dir.join("broker.key")).unwrap();
-    std::fs::write(dir.join("broker.bundle.pem"), bundle).unwrap();
-    dir.join("ca.pem").display().to_string()
-}
-
 struct Broker {
     child: Child,
     addr: String,
@@ -113,7 +40,7 @@ fn start(dir: &Path) -> Broker {
          ssl.keystore.location={bundle}\n\
          num.partitions=1\n",
         data = dir.join("data").display(),
-        bundle = dir.join("broker.bundle.pem").display(),
+        bundle = dir.join("server.bundle.pem").display(),
     );
     let config = dir.join("server.properties");
     std::fs::write(&config, props).unwrap();
@@ -158,7 +85,8 @@ fn client(addr: &str, ca: &str, password: &str) -> ClientConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_over_tls_with_librdkafka() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = certificates(dir.path());
+    common::make_certs(dir.path());
+    let ca = dir.path().join("ca.pem").display().to_string();
     let broker = start(dir.path());
 
     let producer: FutureProducer = client(&broker.addr, &ca, "gateway-secret")
