@@ -45,7 +45,7 @@ from confluent_kafka import Consumer, KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import (AdminClient, NewTopic, ScramCredentialInfo, ScramMechanism,  # noqa: E402
                                    UserScramCredentialUpsertion)
 
-from security_test import free_port, make_certs, read  # noqa: E402
+from security_test import free_port, make_certs, read, serve_until_ready  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASSED, FAILED = [], []
@@ -199,18 +199,8 @@ group.initial.rebalance.delay.ms=0
         f.write(read(os.path.join(d, "server.pem")) + read(os.path.join(d, "server.key")))
     with open(os.path.join(d, "server.properties"), "w") as f:
         f.write(props)
-    log = open(os.path.join(d, "broker.log"), "w")
     env = {**os.environ, "SLUICE_LOG": os.environ.get("SLUICE_LOG", "info")}
-    proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log, env=env)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if "sluice is ready" in read(os.path.join(d, "broker.log")):
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    print(read(os.path.join(d, "broker.log")))
-    raise SystemExit("broker did not start")
+    return serve_until_ready(binary, d, env)
 
 
 # --- confluent-kafka helpers ---------------------------------------------------------------------

@@ -107,16 +107,25 @@ group.initial.rebalance.delay.ms=0
     # A SCRAM user that exists before the first start, as kafka-storage format --add-scram makes it.
     subprocess.run([binary, "format", "-c", os.path.join(d, "server.properties"),
                     "--add-scram", "SCRAM-SHA-512=[name=bootstrap,password=boot-secret]"], check=True, capture_output=True)
-    log = open(os.path.join(d, "broker.log"), "w")
-    proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log)
+    return serve_until_ready(binary, d)
+
+
+def serve_until_ready(binary, d, env=None):
+    """Starts `sluice serve -c d/server.properties`, its output appended to d/broker.log, and waits
+    until it reports ready once more than the log already says (a restart on the same dir)."""
+    log_path = os.path.join(d, "broker.log")
+    ready_before = read(log_path).count("sluice is ready") if os.path.exists(log_path) else 0
+    log = open(log_path, "a")
+    proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log,
+                            env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
-        if "sluice is ready" in read(os.path.join(d, "broker.log")):
+        if read(log_path).count("sluice is ready") > ready_before:
             return proc
         if proc.poll() is not None:
             break
         time.sleep(0.1)
-    print(read(os.path.join(d, "broker.log")))
+    print(read(log_path))
     raise SystemExit("broker did not start")
 
 
@@ -203,21 +212,7 @@ auto.create.topics.enable=false
 """
     with open(os.path.join(d, "server.properties"), "w") as f:
         f.write(props)
-    log = open(os.path.join(d, "broker.log"), "a")
-    proc = subprocess.Popen([binary, "serve", "-c", os.path.join(d, "server.properties")], stdout=log, stderr=log)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if read(os.path.join(d, "broker.log")).count("sluice is ready") > start_acl_broker.started:
-            start_acl_broker.started += 1
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    print(read(os.path.join(d, "broker.log")))
-    raise SystemExit("ACL broker did not start")
-
-
-start_acl_broker.started = 0
+    return serve_until_ready(binary, d)
 
 
 def as_user(port, user, **extra):
