@@ -175,6 +175,17 @@ pub fn layer(
         raw.set(k.to_string(), v.trim_start().to_string(), Origin::Override)?;
     }
     for (key, v) in &raw.values {
+        if crate::security::PEER_CONNECTION_KEYS.contains(&key.as_str()) {
+            warnings.push(ConfigWarning {
+                kind: WarningKind::Ignored,
+                key: key.clone(),
+                origin: v.origin.clone(),
+                message: format!(
+                    "Configuration '{key}' has no effect: this broker has no inter-broker or controller connections."
+                ),
+            });
+            continue;
+        }
         if broker_key(key).is_some() || crate::security::is_security_key(key) {
             continue;
         }

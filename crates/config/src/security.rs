@@ -86,6 +86,15 @@ const BROKER_KEYS: &[&str] = &[
     "sasl.mechanism.controller.protocol",
 ];
 
+/// Keys about connections between brokers and to a controller quorum. A single node has none,
+/// so there is nothing to enforce; they are accepted (real server.properties files set them) and
+/// warned about, never silently taken.
+pub(crate) const PEER_CONNECTION_KEYS: &[&str] = &[
+    "security.inter.broker.protocol",
+    "sasl.mechanism.inter.broker.protocol",
+    "sasl.mechanism.controller.protocol",
+];
+
 /// Keys that are set with no value to mean "off" and must stay that way: each loads code or
 /// swaps a component Sluice does not have (Kafka's CVE-2025-27818 class for the login modules).
 const EMPTY_ONLY_KEYS: &[&str] = &[

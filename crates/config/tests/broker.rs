@@ -142,6 +142,15 @@ fn unknown_ignored_and_removed_keys_warn() {
         "{refused}"
     );
     // A client's settings in the shared environment (KAFKA_SASL_USERNAME) are not the broker's.
+    // Keys about inter-broker links are accepted (real files set them) but said to have no effect.
+    let peer = load_from_str(Some("sasl.mechanism.inter.broker.protocol=PLAIN"), &[], &[]).unwrap();
+    assert!(
+        peer.warnings
+            .iter()
+            .any(|w| w.key == "sasl.mechanism.inter.broker.protocol" && w.kind == WarningKind::Ignored),
+        "{:?}",
+        peer.warnings
+    );
     let env = [("KAFKA_SASL_USERNAME".to_string(), "app".to_string())];
     assert!(load_from_str(None, &env, &[]).is_ok());
 }
