@@ -39,6 +39,12 @@ pub enum RecordsError {
     #[error("unsupported record batch magic {0} (only magic 2 is supported; 0 and 1 are legacy message sets)")]
     InvalidMagic(i8),
 
+    /// A legacy (magic 0/1) message set breaks a rule of its format: a compressed message
+    /// inside a compressed wrapper, an inner magic that differs from its wrapper's, a wrapper
+    /// without a value, or zstd (which only record batches may use).
+    #[error("invalid legacy message: {0}")]
+    InvalidLegacyMessage(&'static str),
+
     /// The CRC-32C stored in the batch does not match its content.
     #[error("record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     CrcMismatch {

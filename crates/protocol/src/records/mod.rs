@@ -54,8 +54,8 @@
 //! * **Zero copy.** Uncompressed batches are never copied; compressed ones
 //!   are decompressed once into a `Bytes` that records slice.
 //!
-//! Legacy magic 0/1 message sets are not decoded (yet); they are reported
-//! as [`RecordsError::InvalidMagic`].
+//! Legacy magic 0/1 message sets are not record batches: [`batches`] reports
+//! them as [`RecordsError::InvalidMagic`], and [`legacy`] decodes and writes them.
 //!
 //! [record batches]: https://kafka.apache.org/documentation/#recordbatch
 
@@ -64,6 +64,7 @@ mod builder;
 mod compression;
 pub mod control;
 mod error;
+pub mod legacy;
 mod record;
 mod wire;
 

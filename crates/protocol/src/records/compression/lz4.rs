@@ -94,6 +94,23 @@ pub(super) fn decompress(input: &[u8], max_bytes: usize) -> Result<Vec<u8>, Reco
     Ok(out.finish())
 }
 
+/// Rewrites the header checksum byte of the LZ4 frame at the start of `frame`, in place.
+///
+/// Kafka before 0.10 (message format v0) computed that byte over the frame magic as well as the
+/// frame descriptor (KAFKA-3160), and Kafka still writes and reads it so for magic 0 message
+/// sets. `kafka_v0` picks that form; otherwise the byte is made what the LZ4 frame format says.
+/// Does nothing when `frame` does not start with a whole LZ4 frame header.
+pub(crate) fn set_header_checksum(frame: &mut [u8], kafka_v0: bool) {
+    let Some(&flg) = frame.get(4) else { return };
+    let descriptor_end = if flg & FLG_CONTENT_SIZE != 0 { 14 } else { 6 };
+    if frame.len() <= descriptor_end || frame.get(..4) != Some(&FRAME_MAGIC.to_le_bytes()[..]) {
+        return;
+    }
+    let hashed_from = if kafka_v0 { 0 } else { 4 };
+    let checksum = (xxh32(&frame[hashed_from..descriptor_end], 0) >> 8) as u8;
+    frame[descriptor_end] = checksum;
+}
+
 fn decode_frame(inp: &mut Input<'_>, out: &mut CappedBuf, max_bytes: usize) -> Result<(), RecordsError> {
     let descriptor_start = inp.rest;
     let flg = inp.u8("frame descriptor")?;

@@ -17,6 +17,8 @@
 mod lz4;
 mod snappy;
 
+pub(crate) use lz4::set_header_checksum as set_lz4_header_checksum;
+
 use std::io::{Read, Write};
 
 use bytes::Bytes;
