@@ -17,6 +17,7 @@ pub mod context;
 pub mod errors;
 pub mod groups;
 pub mod handlers;
+pub mod legacy;
 pub mod logs;
 pub mod maintenance;
 pub mod producers;

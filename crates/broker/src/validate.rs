@@ -1,6 +1,8 @@
 //! What Kafka checks in a produced record set before it is appended, and the broker-side
 //! recompression of `compression.type`, in the order Kafka applies them:
 //!
+//! 0. Produce v0-2: a legacy (magic 0/1) message set is up-converted to one batch in the
+//!    topic's codec (see [`crate::legacy`]); the steps below then check that batch.
 //! 1. The request's own rules (Kafka's `ProduceRequest.validateRecords`, v3+): exactly one
 //!    record batch, of magic 2, and no zstd before v7. Refused without a message, as Kafka does.
 //! 2. The log's batch checks (`UnifiedLog.analyzeAndValidateRecords`): a client's batch has base
@@ -19,9 +21,11 @@
 //! Decompression for the checks is capped ([`DECOMPRESSED_BATCH_BYTES_MAX`]), so a small
 //! compressed batch cannot make the broker allocate without bound.
 
+use crate::legacy::{PRODUCE_LEGACY_VERSION_MAX, up_convert};
 use bytes::Bytes;
 use sluice_config::CompressionType;
 use sluice_protocol::ErrorCode;
+use sluice_protocol::records::legacy::is_legacy;
 use sluice_protocol::records::{
     BatchBuilder, BatchHeader, Compression, MAGIC_V2, NO_PRODUCER_ID, NO_TIMESTAMP, NewRecord, Record, RecordBatch,
     RecordsError, TimestampType, batches, update_crc,
@@ -90,6 +94,16 @@ impl Rejection {
         }
     }
 
+    /// A refusal with `code` and no message.
+    pub fn from_code(code: ErrorCode) -> Rejection {
+        Rejection::new(code, None)
+    }
+
+    /// A refusal for records that do not decode, as Kafka reports its exceptions.
+    pub fn from_records_error(e: &RecordsError, topic_partition: &str) -> Rejection {
+        decode_rejection(e, topic_partition)
+    }
+
     fn invalid(message: String) -> Rejection {
         Rejection::new(ErrorCode::InvalidRecord, Some(message))
     }
@@ -125,7 +139,16 @@ fn target_codec(target: CompressionType, source: Compression) -> Compression {
 /// Checks one partition's produced records and returns what to append.
 pub fn validate(records: Bytes, rules: &Rules) -> Result<Validated, Rejection> {
     let tp = rules.topic_partition.as_str();
-    let batch = request_batch(&records, rules.version)?;
+    // Produce v0-2 may carry the old message formats: they become one batch first (Kafka's
+    // up-conversion), already in the topic's codec. The request rules are then the batch's
+    // own, which the conversion meets, so they are checked as for the newest version.
+    let (records, request_version) = if rules.version <= PRODUCE_LEGACY_VERSION_MAX && is_legacy(&records) {
+        let converted = up_convert(records, tp, |source| target_codec(rules.target, source))?;
+        (converted, ZSTD_MIN_VERSION)
+    } else {
+        (records, rules.version)
+    };
+    let batch = request_batch(&records, request_version)?;
     let header = *batch.header();
     if header.base_offset != 0 {
         return Err(Rejection::invalid(format!(

@@ -7,6 +7,7 @@ use sluice_client::{
     Client, Compression, ConsumedRecord, Consumer, ConsumerConfig, Delivery, Header, NewRecord, NewTopic, OffsetSpec,
     Producer, ProducerConfig,
 };
+use sluice_protocol::ErrorCode;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -37,6 +38,10 @@ pub enum TopicAction {
         /// A topic config override, key=value (repeatable).
         #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         configs: Vec<(String, String)>,
+        /// Succeed without changing anything when the topic already exists (as kafka-topics'
+        /// --if-not-exists), so that setup scripts can run again.
+        #[arg(long = "if-not-exists")]
+        if_not_exists: bool,
     },
     /// Lists topics.
     List,
@@ -194,16 +199,25 @@ pub(crate) async fn topic(args: TopicArgs, out: &mut dyn Write) -> Result<(), Cl
             partitions,
             replication,
             configs,
+            if_not_exists,
         } => {
-            client
+            let created = client
                 .create_topic(NewTopic {
                     name: name.clone(),
                     partitions: partitions.unwrap_or(-1),
                     replication_factor: replication.unwrap_or(-1),
                     configs,
                 })
-                .await?;
-            writeln!(out, "Created topic {name}.")?;
+                .await;
+            match created {
+                Err(e) if if_not_exists && e.code() == Some(ErrorCode::TopicAlreadyExists) => {
+                    writeln!(out, "Topic {name} already exists.")?;
+                }
+                other => {
+                    other?;
+                    writeln!(out, "Created topic {name}.")?;
+                }
+            }
         }
         TopicAction::List => {
             let metadata = client.metadata(None, false).await?;

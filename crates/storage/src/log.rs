@@ -374,6 +374,35 @@ impl PartitionLog {
         self.segments.keys().copied().collect()
     }
 
+    /// Kafka's ListOffsets v0 answer (`legacyFetchOffsetsBefore`): up to `offsets_max` offsets,
+    /// largest first, from the points where segments start (each dated by its `.log` file's
+    /// last modification) and, if the last segment holds data, the log end dated `now_ms`.
+    /// Latest (-1) starts at the last point, earliest (-2) at the first, any other time at the
+    /// last point dated at or before it. Offsets above the high watermark are replaced by it (in
+    /// front), as Kafka answers consumers.
+    pub fn legacy_offsets_before(&self, timestamp_ms: i64, offsets_max: usize, now_ms: i64) -> Result<Vec<i64>> {
+        let mut points: Vec<(i64, i64)> = Vec::with_capacity(self.segments.len() + 1);
+        for (&base, segment) in &self.segments {
+            points.push((base.max(self.log_start_offset), segment.modified_ms()?));
+        }
+        if self.segments.values().next_back().is_some_and(|s| !s.is_empty()) {
+            points.push((self.log_end_offset(), now_ms));
+        }
+        let start = match timestamp_ms {
+            -1 => points.len().checked_sub(1),
+            -2 => (!points.is_empty()).then_some(0),
+            ts => points.iter().rposition(|&(_, modified_ms)| modified_ms <= ts),
+        };
+        let Some(start) = start else { return Ok(Vec::new()) };
+        let mut offsets: Vec<i64> = points[..=start].iter().rev().take(offsets_max).map(|p| p.0).collect();
+        let hw = self.high_watermark();
+        if offsets.iter().any(|&o| o > hw) {
+            offsets.retain(|&o| o <= hw);
+            offsets.insert(0, hw);
+        }
+        Ok(offsets)
+    }
+
     /// Total bytes of all `.log` files.
     pub fn size_bytes(&self) -> u64 {
         self.segments.values().map(|s| s.size_bytes).sum()

@@ -3,7 +3,8 @@
 //! Limits follow KIP-74: `partition_max_bytes` per partition and `max_bytes` for the response
 //! (itself capped by the broker's `fetch.max.bytes`),
 //! except that the first batch of the first partition with data is returned whole even when it
-//! is larger, so a consumer always makes progress. Batches are returned byte for byte as stored.
+//! is larger, so a consumer always makes progress. Batches are returned byte for byte as stored
+//! (v0-3: down-converted to the message format the version reads).
 //!
 //! Fetch sessions (KIP-227) are declined, which the protocol allows: a request that asks for a
 //! new session (id 0, epoch 0) gets session id 0 back and a full response, so clients keep
@@ -15,6 +16,7 @@
 use super::{Output, ResponseFuture};
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::legacy::{down_convert, fetch_magic};
 use crate::session::RequestContext;
 use bytes::Bytes;
 use sluice_protocol::ErrorCode;
@@ -26,8 +28,9 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const API_KEY: i16 = 1;
-/// Versions served: v4 (the first that carries magic v2 batches) through v18.
-pub const VERSIONS: (i16, i16) = (4, 18);
+/// Versions served. v0-3 clients read only the old message formats: their records are
+/// down-converted (magic 0 for v0-1, magic 1 for v2-3), as Kafka 3.x did; see [`crate::legacy`].
+pub const VERSIONS: (i16, i16) = (0, 18);
 /// The longest a fetch may wait, whatever it asks; bounds how long a request holds its slot.
 pub const FETCH_WAIT_MS_MAX: i32 = 60_000;
 
@@ -185,7 +188,15 @@ fn read_once(
                     Ok(read) if total > 0 && read.records.len() > limit => {}
                     Ok(read) => {
                         total += read.records.len();
-                        out.records = Some(share.tie(read.records)?);
+                        let records = share.tie(read.records)?;
+                        out.records = Some(match fetch_magic(version) {
+                            None => records,
+                            // v0-3 clients read only the old message formats.
+                            Some(magic) => down_convert(&records, magic, p.fetch_offset).unwrap_or_else(|code| {
+                                out.error_code = code.code();
+                                Bytes::new()
+                            }),
+                        });
                     }
                     Err(e) => out.error_code = storage_error_code(&e).code(),
                 }

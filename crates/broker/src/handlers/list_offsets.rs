@@ -5,10 +5,14 @@
 //! (v7+), -4 earliest local (v8+, the log start: nothing is tiered), -5 earliest pending upload
 //! and -6 latest tiered (v9+, none: offset -1). Any other time finds the first record whose
 //! timestamp is at least it, or offset -1 when there is none.
+//!
+//! v0 is the old answer: up to `max_num_offsets` offsets where segments start, dated by their
+//! files' modification times (see `PartitionLog::legacy_offsets_before`), as Kafka 3.x gave.
 
 use super::Output;
 use crate::context::Broker;
 use crate::errors::storage_error_code;
+use crate::logs::now_ms;
 use crate::session::RequestContext;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
@@ -73,6 +77,23 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> 
                             .get(&p.partition_index)
                             .map_or(-1, |pi| pi.leader_epoch);
                     }
+                    if version == 0 {
+                        // v0 lists offsets where segments start, not the offset of a timestamp.
+                        let offsets_max = usize::try_from(p.max_num_offsets).unwrap_or(0);
+                        let found = broker
+                            .logs
+                            .partition(topic, p.partition_index, overrides.as_ref())
+                            .and_then(|partition| {
+                                partition
+                                    .read()
+                                    .legacy_offsets_before(p.timestamp, offsets_max, now_ms())
+                            });
+                        match found {
+                            Ok(offsets) => out.old_style_offsets = offsets,
+                            Err(e) => out.error_code = storage_error_code(&e).code(),
+                        }
+                        return out;
+                    }
                     let found = broker
                         .logs
                         .partition(topic, p.partition_index, overrides.as_ref())
@@ -90,9 +111,6 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &ListOffsetsRequest) -> 
                         Ok(Some((offset, timestamp))) => {
                             out.offset = offset;
                             out.timestamp = timestamp;
-                            if version == 0 {
-                                out.old_style_offsets = vec![offset];
-                            }
                         }
                         Ok(None) => {}
                         Err(e) => out.error_code = storage_error_code(&e).code(),

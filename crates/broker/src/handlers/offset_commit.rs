@@ -14,8 +14,12 @@ use sluice_protocol::generated::{OffsetCommitRequest, OffsetCommitResponse, Resp
 use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 8;
-/// Versions served: what Kafka 4 serves (v0-1 were removed by KIP-896); v10 names topics by id.
-pub const VERSIONS: (i16, i16) = (2, 10);
+/// Versions served. v0 as Kafka 3.x on KRaft served it: v0 offsets lived in ZooKeeper, so once
+/// some partition passes authorization and the topic checks, every partition of the request is
+/// UNSUPPORTED_VERSION (KafkaApis.requireZkOrThrow). v1 commits to the coordinator like v2 (its
+/// per-partition commit timestamp is not kept: the coordinator stamps commits with its clock,
+/// as Kafka 4's does). v10 names topics by id.
+pub const VERSIONS: (i16, i16) = (0, 10);
 
 pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
     let broker = ctx.broker;
@@ -93,6 +97,12 @@ pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
             partitions: parts,
             ..Default::default()
         });
+    }
+    if version == 0 && !offsets.is_empty() {
+        for p in slots.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            p.error_code = ErrorCode::UnsupportedVersion.code();
+        }
+        offsets.clear();
     }
     if offsets.is_empty() {
         return Output::Respond(ResponseBody::OffsetCommit(OffsetCommitResponse {

@@ -13,8 +13,9 @@ use sluice_protocol::{ErrorCode, Uuid};
 use sluice_security::acl::{AclOperation, ResourceType};
 
 pub const API_KEY: i16 = 9;
-/// Versions served: what Kafka 4 serves (v0 was removed by KIP-896); v10 names topics by id.
-pub const VERSIONS: (i16, i16) = (1, 10);
+/// Versions served: v0 as Kafka 3.x on KRaft served it (every partition UNSUPPORTED_VERSION:
+/// v0 offsets lived in ZooKeeper), v1-10 as Kafka 4; v10 names topics by id.
+pub const VERSIONS: (i16, i16) = (0, 10);
 
 /// One partition's answer: offset, epoch, metadata, error.
 type Fetched = (i32, i64, i32, Option<String>, ErrorCode);
@@ -123,6 +124,11 @@ fn fetch_authorized(
 fn answer(ctx: &RequestContext<'_>, req: &OffsetFetchRequest) -> OffsetFetchResponse {
     let broker = ctx.broker;
     let version = ctx.version();
+    if version == 0 {
+        // v0 read offsets from ZooKeeper; Kafka 3.x on KRaft answers it UNSUPPORTED_VERSION on
+        // every partition, before any authorization (KafkaApis.requireZkOrThrow).
+        return every_partition(req, ErrorCode::UnsupportedVersion);
+    }
     if version >= 8 {
         let by_id = version >= 10;
         let groups = req
@@ -220,34 +226,39 @@ fn answer(ctx: &RequestContext<'_>, req: &OffsetFetchRequest) -> OffsetFetchResp
                 .collect(),
             ..Default::default()
         },
-        // v1 has no top-level error code: Kafka puts the group error on every partition.
-        Err(code) if version < 2 => OffsetFetchResponse {
-            topics: req
-                .topics
-                .iter()
-                .flatten()
-                .map(|t| OffsetFetchResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partition_indexes
-                        .iter()
-                        .map(|p| OffsetFetchResponsePartition {
-                            partition_index: *p,
-                            committed_offset: -1,
-                            committed_leader_epoch: -1,
-                            metadata: Some(String::new()),
-                            error_code: code.code(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        },
+        // v0-1 have no top-level error code: Kafka puts the group error on every partition.
+        Err(code) if version < 2 => every_partition(req, code),
         Err(code) => OffsetFetchResponse {
             error_code: code.code(),
             ..Default::default()
         },
+    }
+}
+
+/// `code` on every partition the request names, as v0-1 report a whole-request error.
+fn every_partition(req: &OffsetFetchRequest, code: ErrorCode) -> OffsetFetchResponse {
+    OffsetFetchResponse {
+        topics: req
+            .topics
+            .iter()
+            .flatten()
+            .map(|t| OffsetFetchResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partition_indexes
+                    .iter()
+                    .map(|p| OffsetFetchResponsePartition {
+                        partition_index: *p,
+                        committed_offset: -1,
+                        committed_leader_epoch: -1,
+                        metadata: Some(String::new()),
+                        error_code: code.code(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
     }
 }

@@ -6,7 +6,8 @@
 //! acks=0 gets no response at all.
 //!
 //! Before the append, each partition's records pass Kafka's checks and the topic's
-//! `compression.type` (see [`crate::validate`]): one magic-2 batch per partition, keys on
+//! `compression.type` (see [`crate::validate`]): one magic-2 batch per partition (v0-2: a legacy
+//! message set, up-converted first), keys on
 //! compacted topics, CreateTime within the timestamp window (per-record errors), and
 //! recompression when the topic names another codec.
 //!
@@ -35,9 +36,8 @@ use sluice_security::acl::{AclOperation, ResourceType};
 use sluice_storage::{AppendOptions, SyncHandle};
 
 pub const API_KEY: i16 = 0;
-/// Versions served. Kafka 4 still advertises v0-2 so that old librdkafka (2.0) keeps compressing
-/// (KAFKA-18659), but those versions carry the old message formats; they are answered per
-/// partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+/// Versions served. v0-2 carry the old message formats (magic 0/1), which are up-converted to
+/// a record batch before validation, as Kafka 3.x did (see [`crate::legacy`]).
 pub const VERSIONS: (i16, i16) = (0, 13);
 
 fn partition_error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
@@ -101,9 +101,6 @@ pub fn handle(ctx: &RequestContext<'_>, req: ProduceRequest) -> Output {
                     let index = data.index;
                     if !acks_valid {
                         return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
-                    }
-                    if version < 3 {
-                        return partition_error(index, ErrorCode::UnsupportedForMessageFormat, None);
                     }
                     if !authorized {
                         return partition_error(index, ErrorCode::TopicAuthorizationFailed, None);
