@@ -14,12 +14,17 @@ pub const API_KEY: i16 = 11;
 /// Versions served: all (v4 KIP-394 member ids, v5 static members, v9 skip assignment).
 pub const VERSIONS: (i16, i16) = (0, 9);
 
-pub fn handle(ctx: &RequestContext<'_>, req: JoinGroupRequest) -> Output {
+pub fn handle(ctx: &RequestContext<'_>, mut req: JoinGroupRequest) -> Output {
     let broker = ctx.broker;
     let header = ctx.header;
     let conn = ctx.session;
 
     let version = header.request_api_version;
+    if version == 0 {
+        // v0 has no rebalance timeout: before Kafka 0.10.1 it was the session timeout, and
+        // Kafka's JoinGroupRequest still sets it so for v0.
+        req.rebalance_timeout_ms = req.session_timeout_ms;
+    }
     if let Err(code) = super::group_gate(ctx, sluice_security::acl::AclOperation::Read, &req.group_id) {
         return Output::Respond(ResponseBody::JoinGroup(fit(
             version,
