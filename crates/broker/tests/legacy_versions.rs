@@ -329,6 +329,16 @@ async fn down_conversion_keeps_log_append_time_and_refuses_zstd() {
     let p = fetch_v(&mut s, 3, "z", 0).await;
     assert_eq!(p.error_code, ErrorCode::UnsupportedCompressionType.code());
     assert_eq!(p.records.unwrap_or_default().len(), 0);
+
+    // A topic whose compression.type is zstd is refused to every client before Fetch v10.
+    create_topic(&mut s, "zt", &[("compression.type", "zstd")]).await;
+    let ok = produce_v(&mut s, 9, "zt", keyed_batch(0, Compression::None, now_ms(), 1)).await;
+    assert_eq!(ok.error_code, 0);
+    for version in [0, 3, 9] {
+        let p = fetch_v(&mut s, version, "zt", 0).await;
+        assert_eq!(p.error_code, ErrorCode::UnsupportedCompressionType.code(), "v{version}");
+    }
+    assert_eq!(fetch_v(&mut s, 10, "zt", 0).await.error_code, 0);
     server.shutdown().await;
 }
 

@@ -19,6 +19,7 @@ use crate::errors::storage_error_code;
 use crate::legacy::{down_convert, fetch_magic};
 use crate::session::RequestContext;
 use bytes::Bytes;
+use sluice_config::CompressionType;
 use sluice_protocol::ErrorCode;
 use sluice_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
 use sluice_protocol::generated::{FetchRequest, FetchResponse, ResponseBody};
@@ -31,6 +32,10 @@ pub const API_KEY: i16 = 1;
 /// Versions served. v0-3 clients read only the old message formats: their records are
 /// down-converted (magic 0 for v0-1, magic 1 for v2-3), as Kafka 3.x did; see [`crate::legacy`].
 pub const VERSIONS: (i16, i16) = (0, 18);
+/// The first Fetch version whose clients read zstd batches (KIP-110).
+const ZSTD_MIN_VERSION: i16 = 10;
+/// The last Fetch version whose clients do not know KAFKA_STORAGE_ERROR.
+const STORAGE_ERROR_MAX_OLD_VERSION: i16 = 5;
 /// The longest a fetch may wait, whatever it asks; bounds how long a request holds its slot.
 pub const FETCH_WAIT_MS_MAX: i32 = 60_000;
 
@@ -168,10 +173,19 @@ fn read_once(
                 partitions.push(out);
                 continue;
             };
+            // Clients before Fetch v10 cannot read zstd (KIP-110): Kafka refuses a partition
+            // whose topic compresses with it, whatever is stored.
+            if version < ZSTD_MIN_VERSION
+                && broker.topic_config(overrides.as_ref()).compression_type == CompressionType::Zstd
+            {
+                out.error_code = ErrorCode::UnsupportedCompressionType.code();
+                partitions.push(out);
+                continue;
+            }
             let partition = match broker.logs.partition(topic, p.partition, overrides.as_ref()) {
                 Ok(partition) => partition,
                 Err(e) => {
-                    out.error_code = storage_error_code(&e).code();
+                    out.error_code = storage_code(version, &e).code();
                     partitions.push(out);
                     continue;
                 }
@@ -198,7 +212,7 @@ fn read_once(
                             }),
                         });
                     }
-                    Err(e) => out.error_code = storage_error_code(&e).code(),
+                    Err(e) => out.error_code = storage_code(version, &e).code(),
                 }
             }
             partitions.push(out);
@@ -216,6 +230,15 @@ fn read_once(
         ..Default::default()
     };
     Ok((response, total))
+}
+
+/// The error for a storage failure. Clients before Fetch v6 do not know KAFKA_STORAGE_ERROR
+/// and would give up on it; Kafka sends them NOT_LEADER_OR_FOLLOWER, which they retry.
+fn storage_code(version: i16, e: &sluice_storage::StorageError) -> ErrorCode {
+    match storage_error_code(e) {
+        ErrorCode::KafkaStorageError if version <= STORAGE_ERROR_MAX_OLD_VERSION => ErrorCode::NotLeaderOrFollower,
+        code => code,
+    }
 }
 
 /// Whether any partition of a response carries an error (answered at once, not long-polled).
