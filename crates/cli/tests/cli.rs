@@ -80,6 +80,9 @@ async fn topic_lifecycle() {
         err.contains("Topic 'orders' already exists (TOPIC_ALREADY_EXISTS)"),
         "{err}"
     );
+    // --if-not-exists makes a re-run succeed and leaves the topic as it was.
+    let out = ok(&b, &["topic", "create", "orders", "-p", "5", "--if-not-exists"]).await;
+    assert_eq!(out, "Topic orders already exists.\n");
     ok(&b, &["topic", "create", "other"]).await;
     assert_eq!(ok(&b, &["topic", "list"]).await, "orders\nother\n");
 
