@@ -154,6 +154,9 @@ pub struct CommitOffset {
     pub leader_epoch: i32,
     /// Commit metadata; `None` is stored as empty.
     pub metadata: Option<String>,
+    /// The commit time the client chose (OffsetCommit v1's per-partition timestamp, which
+    /// Kafka 3.x kept and offset expiry counts from); `None` stamps the coordinator's clock.
+    pub commit_timestamp_ms: Option<i64>,
 }
 
 /// An OffsetCommit request, topics already resolved and checked to exist by the broker.
@@ -1283,7 +1286,7 @@ impl Coordinator {
                 offset: o.offset,
                 leader_epoch: o.leader_epoch,
                 metadata,
-                commit_timestamp_ms: now_ms,
+                commit_timestamp_ms: o.commit_timestamp_ms.unwrap_or(now_ms),
                 expire_timestamp_ms,
             };
             group

@@ -205,6 +205,7 @@ impl Harness {
                 offset,
                 leader_epoch: 3,
                 metadata: Some("m".into()),
+                commit_timestamp_ms: None,
             }],
         };
         let (result, fx) = self.c.commit_offsets(self.now, 8, &req);
@@ -309,6 +310,7 @@ fn commits_from_members_are_validated_and_fetched_back() {
             offset: 1,
             leader_epoch: -1,
             metadata: Some("x".repeat(5000)),
+            commit_timestamp_ms: None,
         }],
     };
     let (result, _) = h.c.commit_offsets(h.now, 8, &req);
@@ -526,6 +528,39 @@ fn offsets_of_an_empty_group_expire_after_retention_and_the_group_goes_with_them
     let fx = h.c.expire_offsets(h.now + retention);
     assert_eq!(fx.records.len(), 2, "offset tombstone, then group tombstone");
     assert_eq!(h.c.group_state("g"), "Dead");
+}
+
+#[test]
+fn a_v1_commit_timestamp_is_kept_and_expiry_counts_from_it() {
+    let mut h = Harness::new();
+    let retention = h.c.config().offsets_retention_ms;
+    // OffsetCommit v1 lets the client date its commit; Kafka 3.x kept that date.
+    let dated = h.now - retention / 2;
+    let req = CommitRequest {
+        group_id: "g".into(),
+        generation_id: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_time_ms: -1,
+        offsets: vec![CommitOffset {
+            topic: "t".into(),
+            partition: 0,
+            offset: 9,
+            leader_epoch: -1,
+            metadata: None,
+            commit_timestamp_ms: Some(dated),
+        }],
+    };
+    let (result, fx) = h.c.commit_offsets(h.now, 1, &req);
+    assert_eq!(result, Ok(vec![ErrorCode::None]));
+    match fx.records.first() {
+        Some(CoordinatorRecord::OffsetCommit { value: Some(v), .. }) => assert_eq!(v.commit_timestamp_ms, dated),
+        other => panic!("unexpected record {other:?}"),
+    }
+    h.absorb(fx);
+    // Half the retention later the offset is as old as the retention: it expires.
+    assert!(h.c.expire_offsets(h.now + retention / 2 - 1).records.is_empty());
+    assert!(!h.c.expire_offsets(h.now + retention / 2).records.is_empty());
 }
 
 #[test]

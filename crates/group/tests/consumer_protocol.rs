@@ -707,6 +707,7 @@ fn offsets_and_admin_see_a_consumer_group() {
             offset: 5,
             leader_epoch: -1,
             metadata: None,
+            commit_timestamp_ms: None,
         }],
     };
     let (res, _) = h.c.commit_offsets(h.now, 9, &commit("a", a.epoch + 1));
@@ -769,6 +770,7 @@ fn an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets() {
                 offset: 42,
                 leader_epoch: -1,
                 metadata: None,
+                commit_timestamp_ms: None,
             }],
         },
     );

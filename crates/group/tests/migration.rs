@@ -414,6 +414,7 @@ fn consumer_member_upgrades_a_live_classic_group_then_its_departure_downgrades_i
             offset: 5,
             leader_epoch: -1,
             metadata: None,
+            commit_timestamp_ms: None,
         }],
     };
     let (res, fx) = h.c.commit_offsets(h.now, 8, &commit(&a, 2));

@@ -16,9 +16,9 @@ use sluice_security::acl::{AclOperation, ResourceType};
 pub const API_KEY: i16 = 8;
 /// Versions served. v0 as Kafka 3.x on KRaft served it: v0 offsets lived in ZooKeeper, so once
 /// some partition passes authorization and the topic checks, every partition of the request is
-/// UNSUPPORTED_VERSION (KafkaApis.requireZkOrThrow). v1 commits to the coordinator like v2 (its
-/// per-partition commit timestamp is not kept: the coordinator stamps commits with its clock,
-/// as Kafka 4's does). v10 names topics by id.
+/// UNSUPPORTED_VERSION (KafkaApis.requireZkOrThrow). v1 commits to the coordinator like v2,
+/// keeping its per-partition commit timestamp when one is given, as Kafka 3.x did. v10 names
+/// topics by id.
 pub const VERSIONS: (i16, i16) = (0, 10);
 
 pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
@@ -78,6 +78,8 @@ pub fn handle(ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Output {
                     offset: p.committed_offset,
                     leader_epoch: p.committed_leader_epoch,
                     metadata: p.committed_metadata.clone(),
+                    // v1's per-partition commit time; -1 (and every other version) is "now".
+                    commit_timestamp_ms: (p.commit_timestamp != -1).then_some(p.commit_timestamp),
                 });
                 ErrorCode::None
             } else if resolved.is_some() {
