@@ -56,7 +56,7 @@ check() { # $1: name, $2: expected file, $3: actual file
   if diff -q "$2" "$3" >/dev/null; then
     passed=$((passed + 1)); echo "ok   $1"
   else
-    failed=$((failed + 1)); echo "FAIL $1"; diff "$2" "$3" | head -10
+    failed=$((failed + 1)); echo "FAIL $1"; diff "$2" "$3" | head -10 || true
   fi
 }
 topic() { "$bin" topic create -b "$broker" "$1" -p 1 --if-not-exists >/dev/null; }
@@ -96,8 +96,10 @@ done
 
 # sarama 1.22: OffsetCommit v1 must survive a broker restart.
 topic sarama
-"$work/sarama-legacy" produce "$broker" sarama 0.8.2.0 0 6
-"$work/sarama-legacy" produce "$broker" sarama 0.10.0.0 6 6
+"$work/sarama-legacy" produce "$broker" sarama 0.8.2.0 0 6 gzip
+# Not lz4: Kafka writes magic 0 LZ4 frames with its old header checksum (KAFKA-3160), which
+# sarama's Fetch v0/v1 reader refuses, against Kafka 3.x as against Sluice.
+"$work/sarama-legacy" produce "$broker" sarama 0.10.0.0 6 6 snappy
 timeout 60 "$work/sarama-legacy" simple "$broker" sarama simple-g 5 >"$work/s1" 2>&1 || true
 stop
 start
@@ -106,12 +108,21 @@ for i in 0 1 2 3 4; do echo "$i k$i=v$i"; done >"$work/w1"
 for i in 5 6 7 8; do echo "$i k$i=v$i"; done >"$work/w2"
 check "sarama 1.22 OffsetManager: reads magic 0 and 1 records (Fetch v0)" "$work/w1" "$work/s1"
 check "sarama 1.22 OffsetManager: resumes after a broker restart from its v1 commit" "$work/w2" "$work/s2"
-timeout 60 "$work/sarama-legacy" group "$broker" sarama group-g 7 >"$work/s3" 2>"$work/s3.err" || cat "$work/s3.err"
-timeout 60 "$work/sarama-legacy" group "$broker" sarama group-g 5 >"$work/s4" 2>"$work/s4.err" || cat "$work/s4.err"
 for i in $(seq 0 6); do echo "$i k$i=v$i"; done >"$work/w3"
 for i in $(seq 7 11); do echo "$i k$i=v$i"; done >"$work/w4"
-check "sarama 1.22 consumer group: reads from the start" "$work/w3" "$work/s3"
-check "sarama 1.22 consumer group: resumes from its v1 commit" "$work/w4" "$work/s4"
+for v in 0.10.2.0 1.0.0; do
+  # 0.10.2: Fetch v3 (magic 1); 1.0: Fetch v4+ (record batches). Both commit with v1.
+  timeout 60 "$work/sarama-legacy" group "$broker" sarama "g-$v" 7 "$v" >"$work/s3" 2>"$work/s3.err" || cat "$work/s3.err"
+  timeout 60 "$work/sarama-legacy" group "$broker" sarama "g-$v" 5 "$v" >"$work/s4" 2>"$work/s4.err" || cat "$work/s4.err"
+  check "sarama 1.22 consumer group ($v): reads from the start" "$work/w3" "$work/s3"
+  check "sarama 1.22 consumer group ($v): resumes from its v1 commit" "$work/w4" "$work/s4"
+done
+# Snappy record batches from sarama 1.22 at 1.0 (Produce v3), read by a v0 consumer.
+topic sarama-snappy
+"$work/sarama-legacy" produce "$broker" sarama-snappy 1.0.0 0 4 snappy
+timeout 60 "$work/sarama-legacy" simple "$broker" sarama-snappy s-snappy 4 >"$work/s5" 2>&1 || true
+for i in 0 1 2 3; do echo "$i k$i=v$i"; done >"$work/w5"
+check "sarama 1.22: snappy batches down-converted for Fetch v0" "$work/w5" "$work/s5"
 
 # kafka-python with old api_version pins.
 timeout 150 "$venv/bin/python" scripts/compat/kafka_python_legacy.py "$broker" >"$work/kp" 2>&1 || true

@@ -2,12 +2,15 @@
 // programs still link: it produces with the old message formats and commits offsets with
 // OffsetCommit v1. Used by scripts/compat-legacy.sh.
 //
-//	produce  BROKER TOPIC VERSION FIRST COUNT   sends values FIRST..FIRST+COUNT-1 keyed k<i>
+//	produce  BROKER TOPIC VERSION FIRST COUNT CODEC
+//	                                            sends values FIRST..FIRST+COUNT-1 keyed k<i>
 //	simple   BROKER TOPIC GROUP COUNT           reads COUNT messages from partition 0 from the
 //	                                            group's committed offset (OffsetManager, v1
 //	                                            commits), prints "offset value", commits, exits
-//	group    BROKER TOPIC GROUP COUNT           the same through a consumer group (JoinGroup,
-//	                                            SyncGroup, Heartbeat, OffsetCommit v1)
+//	group    BROKER TOPIC GROUP COUNT VERSION   the same through a consumer group (JoinGroup,
+//	                                            SyncGroup, Heartbeat, OffsetCommit v1 whatever
+//	                                            the version: sarama 1.22 commits with v1 unless
+//	                                            Consumer.Offsets.Retention is set)
 package main
 
 import (
@@ -33,12 +36,27 @@ func version(name string) sarama.KafkaVersion {
 	return v
 }
 
-func produce(broker, topic string, v sarama.KafkaVersion, first, count int) {
+func codec(name string) sarama.CompressionCodec {
+	switch name {
+	case "none":
+		return sarama.CompressionNone
+	case "gzip":
+		return sarama.CompressionGZIP
+	case "snappy":
+		return sarama.CompressionSnappy
+	case "lz4":
+		return sarama.CompressionLZ4
+	}
+	die("codec %s", name)
+	return sarama.CompressionNone
+}
+
+func produce(broker, topic string, v sarama.KafkaVersion, first, count int, c sarama.CompressionCodec) {
 	conf := sarama.NewConfig()
 	conf.Version = v
 	conf.Producer.Return.Successes = true
 	conf.Producer.RequiredAcks = sarama.WaitForAll
-	conf.Producer.Compression = sarama.CompressionGZIP
+	conf.Producer.Compression = c
 	p, err := sarama.NewSyncProducer([]string{broker}, conf)
 	if err != nil {
 		die("producer: %v", err)
@@ -121,9 +139,9 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerG
 	return nil
 }
 
-func groupConsume(broker, topic, group string, count int) {
+func groupConsume(broker, topic, group string, count int, v sarama.KafkaVersion) {
 	conf := sarama.NewConfig()
-	conf.Version = sarama.V0_10_2_0 // JoinGroup v1, Fetch v3 (magic 1), OffsetCommit v1
+	conf.Version = v // from 0.10.2: JoinGroup v1; Fetch v3 (magic 1) before 0.11, v4+ after
 	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
 	conf.Consumer.Return.Errors = true
 	g, err := sarama.NewConsumerGroup([]string{broker}, group, conf)
@@ -169,12 +187,12 @@ func main() {
 		return i
 	}
 	switch {
-	case a[1] == "produce" && len(a) == 7:
-		produce(a[2], a[3], version(a[4]), n(a[5]), n(a[6]))
+	case a[1] == "produce" && len(a) == 8:
+		produce(a[2], a[3], version(a[4]), n(a[5]), n(a[6]), codec(a[7]))
 	case a[1] == "simple" && len(a) == 6:
 		simple(a[2], a[3], a[4], n(a[5]))
-	case a[1] == "group" && len(a) == 6:
-		groupConsume(a[2], a[3], a[4], n(a[5]))
+	case a[1] == "group" && len(a) == 7:
+		groupConsume(a[2], a[3], a[4], n(a[5]), version(a[6]))
 	default:
 		die("bad arguments: %v", a[1:])
 	}
