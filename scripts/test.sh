@@ -61,42 +61,48 @@ step "compatibility: confluent-kafka, kafka-python, aiokafka, kafkajs"
 bash scripts/compat/run.sh 2>&1 | tee "$compat_log"
 passed=$((passed + $(grep -Eo '^compat-clients: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+')))
 
+# Runs a suite that ends with the line "<name>: N passed, M failed" and adds its counts to the
+# totals. A suite that stops before that line, or exits non-zero with no failure counted, counts
+# as one failure.
+suite() { # $1: name, the rest: the command
+  local name="$1" rc=0
+  shift
+  "$@" | tee "$compat_log" || rc=$?
+  if grep -Eq "^${name}: [0-9]+ passed, [0-9]+ failed" "$compat_log"; then
+    local line
+    line=$(grep -E "^${name}: [0-9]+ passed, [0-9]+ failed" "$compat_log" | tail -1)
+    local p f
+    p=$(echo "$line" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
+    f=$(echo "$line" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  else
+    echo "FAIL ${name}: exited with code $rc before its closing line"
+    failed=$((failed + 1))
+  fi
+}
+
 step "security: TLS, mTLS, SASL PLAIN and SCRAM with confluent-kafka"
 # scripts/compat/run.sh created the venv with confluent-kafka above.
-.venv/bin/python scripts/compat/security_test.py "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log"
-passed=$((passed + $(grep -Eo '^security: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
-failed=$((failed + $(grep -Eo '^security: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
+suite security .venv/bin/python scripts/compat/security_test.py "$PWD/target/debug/sluice" 2>/dev/null
 
 step "security: each seed's own client (OIDC, kafka-python, kafkajs, sarama, kcat)"
 # confluent-kafka OAUTHBEARER/OIDC against a token endpoint and JWKS the suite serves, kafka-python
 # SASL_SSL PLAIN with certificate files, kafkajs and sarama (built with `go build`) SCRAM-SHA-512,
-# kcat mTLS. Uses the venv and node_modules of scripts/compat/run.sh. A crash without its closing
-# line counts as one failure; failures are added to the totals and fail the run at the end.
-sec_rc=0
-.venv/bin/python scripts/compat/security_clients_test.py "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log" || sec_rc=$?
-if grep -Eq '^security-clients: [0-9]+ passed, [0-9]+ failed' "$compat_log"; then
-  passed=$((passed + $(grep -Eo '^security-clients: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
-  failed=$((failed + $(grep -Eo '^security-clients: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
-  if [ "$sec_rc" -ne 0 ] && ! grep -Eq '^security-clients: [0-9]+ passed, [1-9]' "$compat_log"; then failed=$((failed + 1)); fi
-else
-  echo "FAIL security-clients: exited with code $sec_rc before its closing line"
-  failed=$((failed + 1))
-fi
+# kcat mTLS. Uses the venv and node_modules of scripts/compat/run.sh.
+suite security-clients .venv/bin/python scripts/compat/security_clients_test.py "$PWD/target/debug/sluice" 2>/dev/null
 
 step "security: sluice --command-config against a secured Apache Kafka and a secured Sluice"
 # Apache Kafka 4.x from Maven Central (cached in ~/.m2) and Sluice, both SASL_SSL SCRAM-SHA-512
 # with StandardAuthorizer; the same sluice commands and client properties against each, answers
-# compared. A crash without its closing line counts as one failure.
-ks_rc=0
-bash scripts/compat/kafka_security.sh "$PWD/target/debug/sluice" 2>/dev/null | tee "$compat_log" || ks_rc=$?
-if grep -Eq '^kafka-security: [0-9]+ passed, [0-9]+ failed' "$compat_log"; then
-  passed=$((passed + $(grep -Eo '^kafka-security: [0-9]+ passed' "$compat_log" | grep -Eo '[0-9]+' | head -1)))
-  failed=$((failed + $(grep -Eo '^kafka-security: [0-9]+ passed, [0-9]+ failed' "$compat_log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')))
-  if [ "$ks_rc" -ne 0 ] && ! grep -Eq '^kafka-security: [0-9]+ passed, [1-9]' "$compat_log"; then failed=$((failed + 1)); fi
-else
-  echo "FAIL kafka-security: exited with code $ks_rc before its closing line"
-  failed=$((failed + 1))
-fi
+# compared.
+suite kafka-security bash scripts/compat/kafka_security.sh "$PWD/target/debug/sluice" 2>/dev/null
+
+step "older clients: the pre-2.1 protocol versions (kcat fallback 0.9/0.10, sarama 1.22, kafka-python)"
+# Debian's sarama 1.22 (golang-github-shopify-sarama-dev) built in GOPATH mode, kcat with
+# api.version.request=false, kafka-python pinned to old api_versions in its own venv.
+suite compat-legacy bash scripts/compat-legacy.sh
 
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
