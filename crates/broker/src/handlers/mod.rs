@@ -6,6 +6,7 @@
 
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod config_resources;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -139,6 +140,7 @@ pub const SERVED: &[ServedApi] = &[
     served(describe_producers::API_KEY, describe_producers::VERSIONS),
     served(consumer_group_heartbeat::API_KEY, consumer_group_heartbeat::VERSIONS),
     served(consumer_group_describe::API_KEY, consumer_group_describe::VERSIONS),
+    served(config_resources::LIST_API_KEY, config_resources::LIST_VERSIONS),
     served(describe_topic_partitions::API_KEY, describe_topic_partitions::VERSIONS),
 ];
 
@@ -216,6 +218,7 @@ pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
         RequestBody::AlterPartitionReassignments(req) => partition_reassignments::handle_alter(ctx, req),
         RequestBody::DescribeQuorum(req) => describe_quorum::handle(ctx, req),
         RequestBody::DescribeProducers(req) => describe_producers::handle(ctx, req),
+        RequestBody::ListConfigResources(req) => config_resources::handle_list(ctx, req),
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.
         _ => Output::NoResponse,
