@@ -61,16 +61,21 @@ pub fn handle(ctx: &RequestContext<'_>, req: DescribeQuorumRequest) -> Output {
             }],
             ..Default::default()
         }],
-        nodes: vec![Node {
-            node_id,
-            listeners: vec![Listener {
-                name: listener.name.clone(),
-                host: listener.advertised_host.clone(),
-                port: listener.advertised_port,
+        // Nodes exist from v2 on; a non-default value in an older version cannot be encoded.
+        nodes: if ctx.header.request_api_version < 2 {
+            Vec::new()
+        } else {
+            vec![Node {
+                node_id,
+                listeners: vec![Listener {
+                    name: listener.name.clone(),
+                    host: listener.advertised_host.clone(),
+                    port: listener.advertised_port,
+                    ..Default::default()
+                }],
                 ..Default::default()
-            }],
-            ..Default::default()
-        }],
+            }]
+        },
         ..Default::default()
     })
 }

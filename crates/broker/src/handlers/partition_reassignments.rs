@@ -68,10 +68,12 @@ pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterPartitionReassignmentsRe
                 .partitions
                 .iter()
                 .map(|p| {
-                    let (code, message) = match reassign(image, &t.name, p, req.allow_replication_factor_change) {
-                        Ok(()) => (ErrorCode::None, None),
-                        Err((code, message)) => (code, Some(message)),
-                    };
+                    let node_id = ctx.broker.settings.node_id;
+                    let (code, message) =
+                        match reassign(image, node_id, &t.name, p, req.allow_replication_factor_change) {
+                            Ok(()) => (ErrorCode::None, None),
+                            Err((code, message)) => (code, Some(message)),
+                        };
                     ReassignablePartitionResponse {
                         partition_index: p.partition_index,
                         error_code: code.code(),
@@ -90,6 +92,7 @@ pub fn handle_alter(ctx: &RequestContext<'_>, req: AlterPartitionReassignmentsRe
 /// one node is the replica set in place.
 fn reassign(
     image: &MetadataImage,
+    node_id: i32,
     topic: &str,
     p: &ReassignablePartition,
     allow_replication_factor_change: bool,
@@ -108,7 +111,7 @@ fn reassign(
         let code = ErrorCode::NoReassignmentInProgress;
         return Err((code, code.message().to_owned()));
     };
-    check_target(image, target)?;
+    check_target(image, node_id, target)?;
     if !allow_replication_factor_change && target.len() != current.replicas.len() {
         return Err((
             ErrorCode::InvalidReplicationFactor,
@@ -130,8 +133,9 @@ fn reassign(
     Ok(())
 }
 
-/// Kafka's checks of a manual replica assignment, with its messages.
-fn check_target(image: &MetadataImage, target: &[i32]) -> Result<(), (ErrorCode, String)> {
+/// Kafka's checks of a manual replica assignment, with its messages. This node counts as
+/// registered whether or not its registration is in the image yet.
+fn check_target(image: &MetadataImage, node_id: i32, target: &[i32]) -> Result<(), (ErrorCode, String)> {
     let invalid = |message: String| (ErrorCode::InvalidReplicaAssignment, message);
     if target.is_empty() {
         return Err(invalid(
@@ -145,7 +149,7 @@ fn check_target(image: &MetadataImage, target: &[i32]) -> Result<(), (ErrorCode,
                 "The manual partition assignment includes the broker {broker} more than once."
             )));
         }
-        if !image.brokers.contains_key(broker) {
+        if *broker != node_id && !image.brokers.contains_key(broker) {
             return Err(invalid(format!(
                 "The manual partition assignment includes broker {broker}, but no such broker is registered."
             )));
