@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-if [ ! -x "$SLUICE" ]; then
+if [ $# -eq 0 ]; then
   cargo build -q -p sluice --bin sluice || { fail "sluice build" "cargo build failed"; finish; }
 fi
 if ! command -v mvn >/dev/null || ! command -v java >/dev/null || ! command -v javac >/dev/null; then

@@ -36,12 +36,16 @@ public class ToolRunner {
 
     static final long STEP_BUDGET_SECONDS = 60;
 
+    /** The first exit code the running step asked for: a tool that catches the unwinding
+     *  exception and exits again (with 1) still reports the code it first chose. */
+    static volatile Integer firstExit;
+
     public static void main(String[] argv) throws Exception {
         List<String> steps = Files.readAllLines(Path.of(argv[0]), StandardCharsets.UTF_8);
         Path out = Path.of(argv[1]);
         String bootstrap = argv[2];
-        Exit.setExitProcedure((code, message) -> { throw new ExitTrapped(code); });
-        Exit.setHaltProcedure((code, message) -> { throw new ExitTrapped(code); });
+        Exit.setExitProcedure((code, message) -> { trap(code); });
+        Exit.setHaltProcedure((code, message) -> { trap(code); });
         // Tools register shutdown hooks that would pile up over a session; each step closes
         // what it opened before returning.
         Exit.setShutdownHookAdder((name, runnable) -> { });
@@ -79,6 +83,11 @@ public class ToolRunner {
         Runtime.getRuntime().halt(0); // abandoned steps may have left threads running
     }
 
+    static void trap(int code) {
+        if (firstExit == null) firstExit = code;
+        throw new ExitTrapped(code);
+    }
+
     /** Runs one tool's main on its own thread within the budget; returns its exit code. */
     static int run(String className, String[] args, PrintStream err) throws Exception {
         ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
@@ -86,6 +95,7 @@ public class ToolRunner {
             t.setDaemon(true);
             return t;
         });
+        firstExit = null;
         Future<Integer> done = pool.submit(() -> {
             try {
                 Class.forName(className).getMethod("main", String[].class).invoke(null, (Object) args);
@@ -98,7 +108,8 @@ public class ToolRunner {
             }
         });
         try {
-            return done.get(STEP_BUDGET_SECONDS, TimeUnit.SECONDS);
+            int rc = done.get(STEP_BUDGET_SECONDS, TimeUnit.SECONDS);
+            return firstExit != null ? firstExit : rc;
         } catch (TimeoutException e) {
             err.println("step abandoned after " + STEP_BUDGET_SECONDS + " s");
             done.cancel(true);
