@@ -466,8 +466,45 @@ async fn a_groups_heartbeat_interval_is_checked_against_the_bounds_and_reaches_i
     );
     let unknown = alter(32, "cg", &[("share.session.timeout.ms", 0, Some("45000"))]);
     assert_eq!(alter_outcome(&mut s, unknown).await.0, ErrorCode::InvalidConfig.code());
+    // The legacy AlterConfigs replaces the whole set: the session timeout set here goes again.
+    let legacy = RequestBody::AlterConfigs(AlterConfigsRequest {
+        resources: vec![alter_configs_request::AlterConfigsResource {
+            resource_type: 32,
+            resource_name: "cg".into(),
+            configs: vec![alter_configs_request::AlterableConfig {
+                name: "consumer.session.timeout.ms".into(),
+                value: Some("50000".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let ResponseBody::AlterConfigs(r) = call(&mut s, 33, 2, legacy).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0, "{:?}", r.responses[0].error_message);
+    let configs = describe(&mut s, 32, "cg").await;
+    assert!(configs.contains(&("consumer.session.timeout.ms".into(), Some("50000".into()), 8)));
     let set = alter(32, "cg", &[("consumer.heartbeat.interval.ms", 0, Some("7000"))]);
     assert_eq!(alter_outcome(&mut s, set).await.0, 0);
+    let legacy_heartbeat_only = RequestBody::AlterConfigs(AlterConfigsRequest {
+        resources: vec![alter_configs_request::AlterConfigsResource {
+            resource_type: 32,
+            resource_name: "cg".into(),
+            configs: vec![alter_configs_request::AlterableConfig {
+                name: "consumer.heartbeat.interval.ms".into(),
+                value: Some("7000".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let ResponseBody::AlterConfigs(r) = call(&mut s, 33, 2, legacy_heartbeat_only).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0);
     let configs = describe(&mut s, 32, "cg").await;
     assert!(configs.contains(&("consumer.heartbeat.interval.ms".into(), Some("7000".into()), 8)));
     assert!(configs.contains(&("consumer.session.timeout.ms".into(), Some("45000".into()), 5)));

@@ -224,6 +224,25 @@ fn commit(
         .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))
 }
 
+/// AlterConfigs (the legacy, whole-set form) of one resource: `values` replace what is stored.
+pub fn replace(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    values: &BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<(), Refusal> {
+    let resource = stored_resource(resource_type).ok_or((ErrorCode::InvalidRequest, String::new()))?;
+    let stored = overrides(broker, resource, name);
+    let mut changes: Vec<Change<'_>> = stored
+        .keys()
+        .filter(|k| !values.contains_key(*k))
+        .map(|k| (k.as_str(), 1, None))
+        .collect();
+    changes.extend(values.iter().map(|(k, v)| (k.as_str(), 0, Some(v.as_str()))));
+    alter(broker, resource_type, name, &changes, validate_only)
+}
+
 /// The coordinator's view of a group's stored values (validated before they were stored).
 pub fn group_overrides(values: &BTreeMap<String, String>) -> sluice_group::GroupOverrides {
     sluice_group::GroupOverrides {

@@ -421,6 +421,9 @@ fn alter_answer(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsRespo
                     .and_then(|_| replace_topic_configs(broker, &r.resource_name, new, req.validate_only)),
                 RESOURCE_BROKER => check_broker_name(broker, &r.resource_name)
                     .and_then(|()| replace_broker_configs(broker, &r.resource_name, new, req.validate_only)),
+                t @ (super::config_resources::RESOURCE_CLIENT_METRICS | super::config_resources::RESOURCE_GROUP) => {
+                    super::config_resources::replace(broker, t, &r.resource_name, &new, req.validate_only)
+                }
                 other => Err((ErrorCode::InvalidRequest, format!("Unknown resource type {other}"))),
             });
             let (error_code, error_message) = wire_outcome(outcome);
