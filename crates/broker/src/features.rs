@@ -51,14 +51,16 @@ const fn feature(name: &'static str, max_level: i16, finalized_level: i16) -> Fe
 }
 
 /// The supported features for an ApiVersions answer in `version`. Clients older than
-/// ApiVersions v4 reject a supported range starting at 0, so Kafka leaves those out for them.
+/// ApiVersions v4 reject a supported range starting at 0, so for them Kafka starts such a range
+/// at 1 and leaves out the features supported at level 0 only.
 pub fn supported(version: i16) -> Vec<SupportedFeatureKey> {
+    let zero_allowed = version >= 4;
     FEATURES
         .iter()
-        .filter(|f| version >= 4 || f.min_level > 0)
+        .filter(|f| zero_allowed || f.max_level > 0)
         .map(|f| SupportedFeatureKey {
             name: f.name.into(),
-            min_version: f.min_level,
+            min_version: if zero_allowed { f.min_level } else { f.min_level.max(1) },
             max_version: f.max_level,
             ..Default::default()
         })
@@ -110,7 +112,22 @@ mod tests {
 
     #[test]
     fn old_clients_get_no_range_starting_at_zero() {
-        assert!(supported(3).iter().all(|f| f.min_version > 0));
+        let v3: Vec<(String, i16, i16)> = supported(3)
+            .into_iter()
+            .map(|f| (f.name, f.min_version, f.max_version))
+            .collect();
+        assert_eq!(
+            v3,
+            [
+                ("group.version".to_owned(), 1, 1),
+                (
+                    "metadata.version".to_owned(),
+                    METADATA_VERSION_LEVEL,
+                    METADATA_VERSION_LEVEL
+                )
+            ]
+        );
         assert_eq!(supported(4).len(), FEATURES.len());
+        assert_eq!(supported(4)[1].min_version, 0, "group.version from 0 for v4 clients");
     }
 }

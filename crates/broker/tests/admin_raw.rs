@@ -92,11 +92,16 @@ async fn topic_partitions_carry_empty_elr_lists_and_api_versions_carries_feature
         );
         let supported: Vec<&str> = r.supported_features.iter().map(|f| f.name.as_str()).collect();
         assert!(supported.contains(&"metadata.version"));
-        // v3 clients reject a range starting at 0; v4 gets them all.
+        // v3 clients reject a range starting at 0: level-0-only features are left out for them.
         assert_eq!(
-            supported.contains(&"group.version"),
+            supported.contains(&"transaction.version"),
             version >= 4,
             "v{version}: {supported:?}"
+        );
+        let group = r.supported_features.iter().find(|f| f.name == "group.version").unwrap();
+        assert_eq!(
+            (group.min_version, group.max_version),
+            (if version >= 4 { 0 } else { 1 }, 1)
         );
         for key in [43, 45, 46, 55, 61, 74] {
             assert!(r.api_keys.iter().any(|k| k.api_key == key), "API {key} advertised");
