@@ -74,10 +74,10 @@ fn partition_response(partition_index: i32, result: Result<Vec<ProducerState>, E
             active_producers,
             ..Default::default()
         },
+        // Kafka sends the code alone.
         Err(code) => PartitionResponse {
             partition_index,
             error_code: code.code(),
-            error_message: Some(code.message().to_owned()),
             ..Default::default()
         },
     }
