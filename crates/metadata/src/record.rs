@@ -447,6 +447,18 @@ mod tests {
                 key: "x".into(),
                 value: None,
             },
+            MetadataRecord::Config {
+                resource: ConfigResource::ClientMetrics,
+                name: "sub".into(),
+                key: "interval.ms".into(),
+                value: Some("1000".into()),
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::Group,
+                name: "g".into(),
+                key: "consumer.session.timeout.ms".into(),
+                value: None,
+            },
             MetadataRecord::RemoveTopic {
                 topic_id: Uuid([3; 16]),
             },
