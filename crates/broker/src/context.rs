@@ -239,6 +239,7 @@ impl Broker {
         // Committed offsets and groups come back before the first request is served. A failure
         // leaves the coordinator unloaded: group requests then get COORDINATOR_NOT_AVAILABLE and
         // loading is retried on the next one.
+        crate::handlers::config_resources::load_group_overrides(&broker);
         if broker.groups.load_if_present(&broker).is_err() {
             tracing::error!("the group coordinator could not load; retrying on first use");
         }

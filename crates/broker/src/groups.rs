@@ -103,6 +103,11 @@ impl Groups {
         &self.config
     }
 
+    /// Sets one group's own settings (its GROUP config resource) in the coordinator.
+    pub fn set_group_overrides(&self, group_id: &str, overrides: sluice_group::GroupOverrides) {
+        self.lock().coordinator.set_group_overrides(group_id, overrides);
+    }
+
     /// `offsets.topic.num.partitions`.
     pub fn num_partitions(&self) -> i32 {
         self.num_partitions
@@ -200,7 +205,12 @@ impl Groups {
         let mut inner = self.lock();
         let out = remove()?;
         let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        // Group configs live in the metadata log, not in the deleted topic: they stay.
+        let overrides = inner.coordinator.group_overrides().clone();
         inner.coordinator = Coordinator::new(self.config.clone(), seed);
+        for (group, o) in &overrides {
+            inner.coordinator.set_group_overrides(group, *o);
+        }
         inner.partitions = None;
         self.ready.store(false, Ordering::Release);
         drop(inner);

@@ -15,6 +15,7 @@ pub mod authenticate;
 pub mod connection;
 pub mod context;
 pub mod errors;
+pub mod features;
 pub mod groups;
 pub mod handlers;
 pub mod legacy;

@@ -162,6 +162,13 @@ impl ProducerState {
         before - self.producers.len()
     }
 
+    /// Every producer with state here, by ascending id (DescribeProducers).
+    pub fn entries(&self) -> Vec<(i64, &ProducerEntry)> {
+        let mut all: Vec<(i64, &ProducerEntry)> = self.producers.iter().map(|(id, e)| (*id, e)).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
     /// The entry of one producer, for tests and introspection.
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)

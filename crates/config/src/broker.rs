@@ -266,6 +266,12 @@ pub struct BrokerConfig {
     pub group_consumer_heartbeat_interval_ms: i32,
     /// `group.consumer.max.size`: members per consumer group.
     pub group_consumer_max_size: i32,
+    /// `group.consumer.{min,max}.session.timeout.ms`: the bounds of a group's
+    /// `consumer.session.timeout.ms`.
+    pub group_consumer_session_timeout_bounds_ms: (i32, i32),
+    /// `group.consumer.{min,max}.heartbeat.interval.ms`: the bounds of a group's
+    /// `consumer.heartbeat.interval.ms`.
+    pub group_consumer_heartbeat_interval_bounds_ms: (i32, i32),
     /// `group.consumer.assignors`: server assignor names, the default first.
     pub group_consumer_assignors: Vec<String>,
     /// `group.consumer.migration.policy`: which online conversions between classic and
@@ -712,6 +718,14 @@ impl BrokerConfig {
             group_consumer_session_timeout_ms: g.i32("group.consumer.session.timeout.ms")?,
             group_consumer_heartbeat_interval_ms: g.i32("group.consumer.heartbeat.interval.ms")?,
             group_consumer_max_size: g.i32("group.consumer.max.size")?,
+            group_consumer_session_timeout_bounds_ms: (
+                g.i32("group.consumer.min.session.timeout.ms")?,
+                g.i32("group.consumer.max.session.timeout.ms")?,
+            ),
+            group_consumer_heartbeat_interval_bounds_ms: (
+                g.i32("group.consumer.min.heartbeat.interval.ms")?,
+                g.i32("group.consumer.max.heartbeat.interval.ms")?,
+            ),
             group_consumer_assignors: split_list(&g.string("group.consumer.assignors")?)
                 .iter()
                 .map(|s| s.to_string())

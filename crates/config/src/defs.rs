@@ -539,6 +539,34 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "The heartbeat interval given to the members of a consumer group."
     ),
     k!(
+        "group.consumer.min.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Range(1, I32_MAX),
+        "The minimum allowed session timeout for registered consumers (bounds a group's consumer.session.timeout.ms)."
+    ),
+    k!(
+        "group.consumer.max.session.timeout.ms",
+        Int,
+        Some("60000"),
+        Range(1, I32_MAX),
+        "The maximum allowed session timeout for registered consumers (bounds a group's consumer.session.timeout.ms)."
+    ),
+    k!(
+        "group.consumer.min.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Range(1, I32_MAX),
+        "The minimum heartbeat interval for registered consumers (bounds a group's consumer.heartbeat.interval.ms)."
+    ),
+    k!(
+        "group.consumer.max.heartbeat.interval.ms",
+        Int,
+        Some("15000"),
+        Range(1, I32_MAX),
+        "The maximum heartbeat interval for registered consumers (bounds a group's consumer.heartbeat.interval.ms)."
+    ),
+    k!(
         "group.consumer.max.size",
         Int,
         Some("10000"),

@@ -1003,7 +1003,7 @@ impl Coordinator {
         }
         let session_ms = classic_metadata
             .as_ref()
-            .map_or(self.config.consumer_session_timeout_ms, |c| c.session_timeout_ms);
+            .map_or_else(|| self.consumer_session_timeout_ms(group_id), |c| c.session_timeout_ms);
         self.timers.schedule(
             TimerKey::ConsumerSession {
                 group: group_id.to_string(),
@@ -1016,7 +1016,7 @@ impl Coordinator {
         Ok(ConsumerGroupHeartbeatResponse {
             member_id: Some(member_id),
             member_epoch: next.member_epoch,
-            heartbeat_interval_ms: self.config.consumer_heartbeat_interval_ms,
+            heartbeat_interval_ms: self.consumer_heartbeat_interval_ms(group_id),
             assignment: send_assignment.then(|| HeartbeatAssignment {
                 topic_partitions: next
                     .assigned
@@ -1214,7 +1214,7 @@ impl Coordinator {
                     TimerAction::ConsumerRebalance { epoch },
                 );
             }
-            let session_ms = classic_session_ms.unwrap_or(self.config.consumer_session_timeout_ms);
+            let session_ms = classic_session_ms.unwrap_or_else(|| self.consumer_session_timeout_ms(&group));
             self.timers.schedule(
                 TimerKey::ConsumerSession { group, member },
                 now_ms + i64::from(session_ms),

@@ -250,6 +250,18 @@ pub struct Coordinator {
     pub(crate) timers: Timers<TimerKey, TimerAction>,
     /// Source of member ids: seeded, so tests are reproducible.
     pub(crate) id_state: u64,
+    /// Per-group settings (KIP-848 group configs) over the broker-wide ones, by group id.
+    pub(crate) group_overrides: HashMap<String, GroupOverrides>,
+}
+
+/// A group's own consumer-protocol settings (the GROUP config resource); `None` follows the
+/// broker-wide value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupOverrides {
+    /// `consumer.session.timeout.ms`.
+    pub session_timeout_ms: Option<i32>,
+    /// `consumer.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: Option<i32>,
 }
 
 /// Kafka's "no member id yet".
@@ -264,7 +276,39 @@ impl Coordinator {
             groups: HashMap::new(),
             timers: Timers::default(),
             id_state: seed,
+            group_overrides: HashMap::new(),
         }
+    }
+
+    /// Sets a group's own settings; all `None` removes them. They take effect at each member's
+    /// next heartbeat, as in Kafka.
+    pub fn set_group_overrides(&mut self, group_id: &str, overrides: GroupOverrides) {
+        if overrides == GroupOverrides::default() {
+            self.group_overrides.remove(group_id);
+        } else {
+            self.group_overrides.insert(group_id.to_owned(), overrides);
+        }
+    }
+
+    /// Every group's own settings.
+    pub fn group_overrides(&self) -> &HashMap<String, GroupOverrides> {
+        &self.group_overrides
+    }
+
+    /// The consumer-protocol session timeout of `group_id`.
+    pub(crate) fn consumer_session_timeout_ms(&self, group_id: &str) -> i32 {
+        self.group_overrides
+            .get(group_id)
+            .and_then(|o| o.session_timeout_ms)
+            .unwrap_or(self.config.consumer_session_timeout_ms)
+    }
+
+    /// The consumer-protocol heartbeat interval of `group_id`.
+    pub(crate) fn consumer_heartbeat_interval_ms(&self, group_id: &str) -> i32 {
+        self.group_overrides
+            .get(group_id)
+            .and_then(|o| o.heartbeat_interval_ms)
+            .unwrap_or(self.config.consumer_heartbeat_interval_ms)
     }
 
     /// The settings.

@@ -29,7 +29,9 @@ pub mod timer;
 
 pub use classic::{CONSUMER_PROTOCOL_TYPE, ClassicState};
 pub use consumer::TopicView;
-pub use coordinator::{Client, CommitOffset, CommitRequest, Coordinator, Effects, GroupConfig, Reply, ReplyId};
+pub use coordinator::{
+    Client, CommitOffset, CommitRequest, Coordinator, Effects, GroupConfig, GroupOverrides, Reply, ReplyId,
+};
 pub use migration::MigrationPolicy;
 pub use records::{CoordinatorRecord, OffsetValue, partition_for};
 

@@ -73,6 +73,11 @@ impl MetadataStore {
         &self.image
     }
 
+    /// The epoch of the quorum's current leader (this node), as DescribeQuorum reports it.
+    pub fn epoch(&self) -> i32 {
+        self.epoch
+    }
+
     /// Commits `records` as one batch: checked against the image, made durable, then applied.
     /// Returns the offset of the last record.
     pub fn commit(&mut self, records: &[MetadataRecord]) -> Result<i64, MetadataError> {

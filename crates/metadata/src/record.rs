@@ -14,6 +14,10 @@ pub enum ConfigResource {
     Topic,
     /// The broker's dynamic configs, by node id as a string ("" for the cluster default).
     Broker,
+    /// A client metrics subscription (KIP-714), by subscription name.
+    ClientMetrics,
+    /// A group's configs (KIP-848), by group id.
+    Group,
 }
 
 /// One change to cluster metadata.
@@ -266,6 +270,8 @@ impl MetadataRecord {
                 buf.put_u8(match resource {
                     ConfigResource::Topic => 2,
                     ConfigResource::Broker => 4,
+                    ConfigResource::ClientMetrics => 16,
+                    ConfigResource::Group => 32,
                 });
                 put_str(buf, name)?;
                 put_str(buf, key)?;
@@ -365,6 +371,8 @@ impl MetadataRecord {
                 let resource = match c::get_i8(b)? {
                     2 => ConfigResource::Topic,
                     4 => ConfigResource::Broker,
+                    16 => ConfigResource::ClientMetrics,
+                    32 => ConfigResource::Group,
                     other => return Err(RecordError::UnknownType(other as u8)),
                 };
                 MetadataRecord::Config {
@@ -437,6 +445,18 @@ mod tests {
                 resource: ConfigResource::Broker,
                 name: "1".into(),
                 key: "x".into(),
+                value: None,
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::ClientMetrics,
+                name: "sub".into(),
+                key: "interval.ms".into(),
+                value: Some("1000".into()),
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::Group,
+                name: "g".into(),
+                key: "consumer.session.timeout.ms".into(),
                 value: None,
             },
             MetadataRecord::RemoveTopic {

@@ -33,7 +33,23 @@ fn valid_software_field(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 pub fn handle(ctx: &RequestContext<'_>, req: ApiVersionsRequest) -> Output {
-    Output::respond(answer(ctx.header, &req))
+    let mut response = answer(ctx.header, &req);
+    if response.error_code == ErrorCode::None.code() && ctx.header.request_api_version >= 3 {
+        add_features(
+            &mut response,
+            ctx.header.request_api_version,
+            ctx.broker.metadata().image().offset,
+        );
+    }
+    Output::respond(response)
+}
+
+/// The feature flags (v3+ tagged fields). The epoch is the metadata offset, as in Kafka; it is
+/// never negative, since clients ignore finalized features with epoch -1.
+fn add_features(response: &mut ApiVersionsResponse, version: i16, metadata_offset: i64) {
+    response.supported_features = crate::features::supported(version);
+    response.finalized_features = crate::features::finalized();
+    response.finalized_features_epoch = metadata_offset.max(0);
 }
 
 fn answer(header: &RequestHeader, req: &ApiVersionsRequest) -> ApiVersionsResponse {

@@ -94,6 +94,10 @@ fn config_access(ctx: &RequestContext<'_>, op: AclOperation, resource_type: i8, 
     match resource_type {
         RESOURCE_TOPIC if !ctx.authorize(op, ResourceType::Topic, name) => Err(ErrorCode::TopicAuthorizationFailed),
         RESOURCE_TOPIC => Ok(()),
+        super::config_resources::RESOURCE_GROUP if !ctx.authorize(op, ResourceType::Group, name) => {
+            Err(ErrorCode::GroupAuthorizationFailed)
+        }
+        super::config_resources::RESOURCE_GROUP => Ok(()),
         _ if !ctx.authorize_cluster(op) => Err(ErrorCode::ClusterAuthorizationFailed),
         _ => Ok(()),
     }
@@ -147,6 +151,9 @@ fn describe_answer(broker: &Broker, header: &RequestHeader, req: &DescribeConfig
                         format!("Broker id must be an integer, but it is: {}", r.resource_name),
                     )),
                 },
+                t @ (super::config_resources::RESOURCE_CLIENT_METRICS | super::config_resources::RESOURCE_GROUP) => {
+                    super::config_resources::describe(broker, t, &r.resource_name)
+                }
                 other => Err((ErrorCode::InvalidRequest, format!("Unsupported resource type {other}"))),
             };
             let mut result = DescribeConfigsResult {
@@ -414,6 +421,9 @@ fn alter_answer(broker: &Broker, req: &AlterConfigsRequest) -> AlterConfigsRespo
                     .and_then(|_| replace_topic_configs(broker, &r.resource_name, new, req.validate_only)),
                 RESOURCE_BROKER => check_broker_name(broker, &r.resource_name)
                     .and_then(|()| replace_broker_configs(broker, &r.resource_name, new, req.validate_only)),
+                t @ (super::config_resources::RESOURCE_CLIENT_METRICS | super::config_resources::RESOURCE_GROUP) => {
+                    super::config_resources::replace(broker, t, &r.resource_name, &new, req.validate_only)
+                }
                 other => Err((ErrorCode::InvalidRequest, format!("Unknown resource type {other}"))),
             });
             let (error_code, error_message) = wire_outcome(outcome);
@@ -439,7 +449,7 @@ const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
 /// A LIST value with `items` appended (those not already there) or removed.
-fn edit_list(current: &str, items: &str, append: bool) -> String {
+pub(crate) fn edit_list(current: &str, items: &str, append: bool) -> String {
     let mut list: Vec<&str> = current.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     for item in items.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if append {
@@ -551,6 +561,14 @@ fn incremental_alter_answer(broker: &Broker, req: &IncrementalAlterConfigsReques
                     replace_broker_configs(broker, &r.resource_name, new, req.validate_only)
                 }),
                 RESOURCE_BROKER_LOGGER => Err((ErrorCode::InvalidRequest, LOGGER_UNSUPPORTED.to_owned())),
+                t @ (super::config_resources::RESOURCE_CLIENT_METRICS | super::config_resources::RESOURCE_GROUP) => {
+                    let changes: Vec<super::config_resources::Change<'_>> = r
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.as_str(), c.config_operation, c.value.as_deref()))
+                        .collect();
+                    super::config_resources::alter(broker, t, &r.resource_name, &changes, req.validate_only)
+                }
                 other => Err((ErrorCode::InvalidRequest, format!("Unknown resource type {other}"))),
             });
             let (error_code, error_message) = wire_outcome(outcome);

@@ -95,6 +95,10 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> DescribeTopi
                 leader_epoch: p.leader_epoch,
                 replica_nodes: p.replicas.clone(),
                 isr_nodes: p.isr.clone(),
+                // Kafka always sends both lists (empty without ELR); the Java admin client
+                // (3.8+) dereferences them, so null would crash `kafka-topics --describe`.
+                eligible_leader_replicas: Some(Vec::new()),
+                last_known_elr: Some(Vec::new()),
                 ..Default::default()
             });
         }

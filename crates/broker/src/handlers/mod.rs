@@ -6,6 +6,7 @@
 
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod config_resources;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -20,8 +21,11 @@ pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_user_scram_credentials;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -35,6 +39,7 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
+pub mod partition_reassignments;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
@@ -111,7 +116,16 @@ pub const SERVED: &[ServedApi] = &[
     served(sasl_authenticate::API_KEY, sasl_authenticate::VERSIONS),
     served(create_partitions::API_KEY, create_partitions::VERSIONS),
     served(delete_groups::API_KEY, delete_groups::VERSIONS),
+    served(elect_leaders::API_KEY, elect_leaders::VERSIONS),
     served(configs::INCREMENTAL_API_KEY, configs::INCREMENTAL_VERSIONS),
+    served(
+        partition_reassignments::ALTER_API_KEY,
+        partition_reassignments::ALTER_VERSIONS,
+    ),
+    served(
+        partition_reassignments::LIST_API_KEY,
+        partition_reassignments::LIST_VERSIONS,
+    ),
     served(offset_delete::API_KEY, offset_delete::VERSIONS),
     served(
         describe_user_scram_credentials::API_KEY,
@@ -121,9 +135,12 @@ pub const SERVED: &[ServedApi] = &[
         alter_user_scram_credentials::API_KEY,
         alter_user_scram_credentials::VERSIONS,
     ),
+    served(describe_quorum::API_KEY, describe_quorum::VERSIONS),
     served(describe_cluster::API_KEY, describe_cluster::VERSIONS),
+    served(describe_producers::API_KEY, describe_producers::VERSIONS),
     served(consumer_group_heartbeat::API_KEY, consumer_group_heartbeat::VERSIONS),
     served(consumer_group_describe::API_KEY, consumer_group_describe::VERSIONS),
+    served(config_resources::LIST_API_KEY, config_resources::LIST_VERSIONS),
     served(describe_topic_partitions::API_KEY, describe_topic_partitions::VERSIONS),
 ];
 
@@ -196,6 +213,12 @@ pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
         RequestBody::SaslAuthenticate(req) => sasl_authenticate::handle(ctx, req),
         RequestBody::DescribeUserScramCredentials(req) => describe_user_scram_credentials::handle(ctx, req),
         RequestBody::AlterUserScramCredentials(req) => alter_user_scram_credentials::handle(ctx, req),
+        RequestBody::ElectLeaders(req) => elect_leaders::handle(ctx, req),
+        RequestBody::ListPartitionReassignments(req) => partition_reassignments::handle_list(ctx, req),
+        RequestBody::AlterPartitionReassignments(req) => partition_reassignments::handle_alter(ctx, req),
+        RequestBody::DescribeQuorum(req) => describe_quorum::handle(ctx, req),
+        RequestBody::DescribeProducers(req) => describe_producers::handle(ctx, req),
+        RequestBody::ListConfigResources(req) => config_resources::handle_list(ctx, req),
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.
         _ => Output::NoResponse,
