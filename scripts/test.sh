@@ -34,7 +34,7 @@ step "build dependencies"
 # (librdkafka 2.0.2) plays the group member the rdkafka tests kill with SIGKILL. Java 17 and Maven
 # fetch and run Apache Kafka for scripts/compat/kafka_security.sh.
 missing=()
-for pkg in make gcc g++ pkg-config zlib1g-dev libssl-dev python3 python3-venv openssl kcat openjdk-17-jre-headless maven; do
+for pkg in make gcc g++ pkg-config zlib1g-dev libssl-dev python3 python3-venv openssl kcat openjdk-17-jdk-headless maven; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -103,6 +103,13 @@ step "older clients: the pre-2.1 protocol versions (kcat fallback 0.9/0.10, sara
 # Debian's sarama 1.22 (golang-github-shopify-sarama-dev) built in GOPATH mode, kcat with
 # api.version.request=false, kafka-python pinned to old api_versions in its own venv.
 suite compat-legacy bash scripts/compat-legacy.sh
+
+step "Kafka's own CLI tools against Apache Kafka and Sluice, side by side"
+# kafka-tools and kafka_2.13 4.x from Maven Central run in one JVM per broker
+# (scripts/compat/kafka_tools/ToolRunner.java, compiled with javac): an operator's session of
+# kafka-topics, kafka-configs, console and perf clients, kafka-consumer-groups, kafka-features,
+# kafka-metadata-quorum and more, each answer compared with Apache Kafka's in the same run.
+suite kafka-tools bash scripts/compat/kafka_tools.sh "$PWD/target/debug/sluice"
 
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"
