@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod logs;
 pub mod maintenance;
 pub mod producers;
+pub mod quotas;
 pub mod server;
 pub mod session;
 pub mod topics;
