@@ -24,6 +24,7 @@
 //! [`ThrottleStats`] keeps the throttle totals per quota type for metrics.
 
 pub mod rate;
+pub mod throttle;
 
 use rate::{Rate, TokenBucket, WindowConfig};
 use sluice_metadata::MetadataImage;

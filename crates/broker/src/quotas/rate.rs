@@ -1,8 +1,8 @@
 //! Kafka's rate measurement and throttle-time arithmetic, pure (time is an argument).
 //!
-//! [`Rate`] is Kafka's `Rate` over a `SampledStat` of windowed sums: `samples` windows of
+//! [`Rate`] is Kafka 4's `Rate` over a `SampledStat` of windowed sums: `samples` (+1) windows of
 //! `window_ms` each, a new window started by the first record after the current one has lasted
-//! `window_ms`, windows older than `samples * window_ms` forgotten. The rate divides the sum of the
+//! `window_ms`, windows without an event in the last `samples * window_ms` forgotten. The rate divides the sum of the
 //! kept windows by the time since the oldest one started, counted as at least `samples - 1` whole
 //! windows so that a fresh sensor does not report a huge rate from its first request.
 //!
@@ -36,12 +36,25 @@ struct Sample {
     value: f64,
     /// When the window started.
     start_ms: i64,
+    /// When it was last recorded into (a window is kept while this is recent).
+    last_event_ms: i64,
+}
+
+impl Sample {
+    fn fresh(now_ms: i64) -> Sample {
+        Sample {
+            value: 0.0,
+            start_ms: now_ms,
+            last_event_ms: now_ms,
+        }
+    }
 }
 
 /// Kafka's `Rate` of a windowed sum, per second.
 #[derive(Debug, Clone, Default)]
 pub struct Rate {
-    /// At most `samples` windows, reused round-robin.
+    /// At most `samples + 1` windows, reused round-robin (Kafka 4 keeps one extra so that a window
+    /// still overlapping the measured span is not lost).
     samples: Vec<Sample>,
     /// Index of the current window.
     current: usize,
@@ -56,37 +69,30 @@ impl Rate {
     /// Adds `value` at `now_ms`, starting a new window when the current one is complete.
     pub fn record(&mut self, cfg: WindowConfig, value: f64, now_ms: i64) {
         if self.samples.is_empty() {
-            self.samples.push(Sample {
-                value: 0.0,
-                start_ms: now_ms,
-            });
+            self.samples.push(Sample::fresh(now_ms));
             self.current = 0;
         }
         if now_ms - self.samples[self.current].start_ms >= cfg.window_ms {
-            self.current = (self.current + 1) % cfg.samples.max(1);
-            let fresh = Sample {
-                value: 0.0,
-                start_ms: now_ms,
-            };
+            self.current = (self.current + 1) % (cfg.samples.max(1) + 1);
             if self.current >= self.samples.len() {
-                self.samples.push(fresh);
+                self.samples.push(Sample::fresh(now_ms));
             } else {
-                self.samples[self.current] = fresh;
+                self.samples[self.current] = Sample::fresh(now_ms);
             }
         }
-        self.samples[self.current].value += value;
+        let sample = &mut self.samples[self.current];
+        sample.value += value;
+        sample.last_event_ms = now_ms;
     }
 
-    /// Resets windows that started `samples * window_ms` or more ago (Kafka's
-    /// `purgeObsoleteSamples`).
+    /// Resets windows with no event in the last `samples * window_ms` (Kafka's
+    /// `purgeObsoleteSamples`: windows overlapping the measured span are kept even if they
+    /// started before it).
     fn purge(&mut self, cfg: WindowConfig, now_ms: i64) {
         let expire_ms = cfg.samples.max(1) as i64 * cfg.window_ms;
         for s in &mut self.samples {
-            if now_ms - s.start_ms >= expire_ms {
-                *s = Sample {
-                    value: 0.0,
-                    start_ms: now_ms,
-                };
+            if now_ms - s.last_event_ms >= expire_ms {
+                *s = Sample::fresh(now_ms);
             }
         }
     }
