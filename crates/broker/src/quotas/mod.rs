@@ -23,6 +23,7 @@
 //! that long, or, for request versions older than KIP-219, the response itself is held back).
 //! [`ThrottleStats`] keeps the throttle totals per quota type for metrics.
 
+pub mod mutation;
 pub mod rate;
 pub mod throttle;
 
