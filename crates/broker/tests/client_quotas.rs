@@ -266,3 +266,33 @@ async fn controller_mutations_are_refused_when_strict_and_throttled_when_permiss
     assert_eq!(r.topics[0].error_code, 0);
     assert!(r.throttle_time_ms >= 9_000, "{}", r.throttle_time_ms);
 }
+
+#[tokio::test]
+async fn connections_past_an_ips_creation_rate_are_closed_after_the_throttle_time() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(dir.path(), |_| {}).await;
+    // Two per second; a fresh rate counts 10 idle seconds, so about 20 are accepted at once.
+    set_quota(
+        &server,
+        &[("ip", Some("127.0.0.1"))],
+        &[("connection_creation_rate", 2.0)],
+    )
+    .await;
+    let mut kept = Vec::new();
+    for _ in 0..30 {
+        kept.push(connect(&server).await);
+    }
+    let totals = server.broker.quotas.stats.snapshot();
+    assert!((8..=10).contains(&totals.connections_throttled_total), "{totals:?}");
+    // The last one was throttled: the broker closes it without reading a request.
+    let mut last = kept.pop().unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), last.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    // An accepted one still works.
+    let first = &mut kept[0];
+    let ResponseBody::Metadata(_) = call(first, 3, 12, RequestBody::Metadata(MetadataRequest::default())).await else {
+        panic!("Metadata response")
+    };
+}
