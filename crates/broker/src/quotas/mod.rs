@@ -607,3 +607,92 @@ pub fn client_throttles(api_key: i16, version: i16) -> bool {
     };
     version >= first
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_metadata::{MetadataRecord, QuotaValue};
+
+    fn image(quotas: &[(&[(&str, Option<&str>)], &str, f64)]) -> MetadataImage {
+        let mut image = MetadataImage::empty();
+        for (i, (entity, key, value)) in quotas.iter().enumerate() {
+            let record = MetadataRecord::ClientQuota {
+                entity: entity
+                    .iter()
+                    .map(|(t, n)| (t.to_string(), n.map(str::to_owned)))
+                    .collect(),
+                key: key.to_string(),
+                value: Some(QuotaValue(*value)),
+            };
+            image.apply(i as i64, &record).unwrap();
+        }
+        image
+    }
+
+    fn resolved(q: &Quotas, user: &str, client: &str) -> Option<(f64, String, String)> {
+        q.resolve(QuotaType::Produce, user, client)
+            .map(|(v, k)| (v, k.user, k.client_id))
+    }
+
+    #[test]
+    fn kafkas_precedence_from_user_and_client_down_to_the_client_default() {
+        let levels: [(&[(&str, Option<&str>)], f64); 8] = [
+            (&[("user", Some("u")), ("client-id", Some("c"))], 1.0),
+            (&[("user", Some("u")), ("client-id", None)], 2.0),
+            (&[("user", Some("u"))], 3.0),
+            (&[("user", None), ("client-id", Some("c"))], 4.0),
+            (&[("user", None), ("client-id", None)], 5.0),
+            (&[("user", None)], 6.0),
+            (&[("client-id", Some("c"))], 7.0),
+            (&[("client-id", None)], 8.0),
+        ];
+        let tags = [
+            ("u", "c"),
+            ("u", "c"),
+            ("u", ""),
+            ("u", "c"),
+            ("u", "c"),
+            ("u", ""),
+            ("", "c"),
+            ("", "c"),
+        ];
+        // With levels i.. set, level i wins, and names the sensor as Kafka's metric tags do.
+        for i in 0..levels.len() {
+            let set: Vec<(&[(&str, Option<&str>)], &str, f64)> =
+                levels[i..].iter().map(|(e, v)| (*e, PRODUCER_BYTE_RATE, *v)).collect();
+            let q = Quotas::new(QuotaSettings::default(), &image(&set));
+            let (v, user, client) = resolved(&q, "u", "c").expect("a quota applies");
+            assert_eq!(v, levels[i].1, "level {}", i + 1);
+            assert_eq!((user.as_str(), client.as_str()), tags[i], "level {}", i + 1);
+        }
+    }
+
+    #[test]
+    fn each_quota_type_resolves_on_its_own_and_unquoted_clients_are_free() {
+        let q = Quotas::new(
+            QuotaSettings::default(),
+            &image(&[
+                (&[("user", Some("u"))], CONSUMER_BYTE_RATE, 10.0),
+                (&[("client-id", None)], PRODUCER_BYTE_RATE, 20.0),
+                (&[("ip", None)], CONNECTION_CREATION_RATE, 5.0),
+            ]),
+        );
+        assert_eq!(q.resolve(QuotaType::Fetch, "u", "c").unwrap().0, 10.0);
+        assert_eq!(q.resolve(QuotaType::Produce, "u", "c").unwrap().0, 20.0);
+        assert!(q.resolve(QuotaType::Fetch, "v", "c").is_none());
+        assert!(q.resolve(QuotaType::Request, "u", "c").is_none());
+        assert_eq!(q.record(QuotaType::Request, "u", "c", 1e9, 0), 0);
+        let empty = Quotas::new(QuotaSettings::default(), &MetadataImage::empty());
+        assert!(!empty.any_client_quota());
+    }
+
+    #[test]
+    fn request_time_throttles_are_bounded_by_one_window() {
+        let q = Quotas::new(
+            QuotaSettings::default(),
+            &image(&[(&[("user", None)], REQUEST_PERCENTAGE, 1.0)]),
+        );
+        // 100 s of handler time against 1% of a thread: far over, but at most one window.
+        assert_eq!(q.record(QuotaType::Request, "u", "c", 10_000.0, 1_000_000), 1000);
+    }
+}
