@@ -613,7 +613,10 @@ mod tests {
     use super::*;
     use sluice_metadata::{MetadataRecord, QuotaValue};
 
-    fn image(quotas: &[(&[(&str, Option<&str>)], &str, f64)]) -> MetadataImage {
+    /// An entity as (type, name) pairs.
+    type Parts<'a> = &'a [(&'a str, Option<&'a str>)];
+
+    fn image(quotas: &[(Parts<'_>, &str, f64)]) -> MetadataImage {
         let mut image = MetadataImage::empty();
         for (i, (entity, key, value)) in quotas.iter().enumerate() {
             let record = MetadataRecord::ClientQuota {
@@ -636,7 +639,7 @@ mod tests {
 
     #[test]
     fn kafkas_precedence_from_user_and_client_down_to_the_client_default() {
-        let levels: [(&[(&str, Option<&str>)], f64); 8] = [
+        let levels: [(Parts<'_>, f64); 8] = [
             (&[("user", Some("u")), ("client-id", Some("c"))], 1.0),
             (&[("user", Some("u")), ("client-id", None)], 2.0),
             (&[("user", Some("u"))], 3.0),
@@ -658,7 +661,7 @@ mod tests {
         ];
         // With levels i.. set, level i wins, and names the sensor as Kafka's metric tags do.
         for i in 0..levels.len() {
-            let set: Vec<(&[(&str, Option<&str>)], &str, f64)> =
+            let set: Vec<(Parts<'_>, &str, f64)> =
                 levels[i..].iter().map(|(e, v)| (*e, PRODUCER_BYTE_RATE, *v)).collect();
             let q = Quotas::new(QuotaSettings::default(), &image(&set));
             let (v, user, client) = resolved(&q, "u", "c").expect("a quota applies");
