@@ -325,7 +325,7 @@ fn handle_frame(
             api.name
         )));
     }
-    let body = RequestBody::decode(api.key, version, &mut rest).map_err(|e| {
+    let mut body = RequestBody::decode(api.key, version, &mut rest).map_err(|e| {
         debug!(frame = ?&frame[..frame.len().min(FRAME_DUMP_BYTES_MAX)], "undecodable request");
         ConnectionError::Malformed(format!("{} v{version}: {e}", api.name))
     })?;
@@ -340,6 +340,7 @@ fn handle_frame(
         session,
         header: &header,
     };
+    crate::quotas::throttle::limit_request(&ctx, &mut body);
     let started = std::time::Instant::now();
     let output = handlers::dispatch(&ctx, body);
     let output = crate::quotas::throttle::around(&ctx, gate, output, frame.len(), started.elapsed());

@@ -71,6 +71,28 @@ const PRODUCE: i16 = 0;
 /// Fetch's API key (its response size is what `consumer_byte_rate` counts).
 const FETCH: i16 = 1;
 
+/// What the connection calls before the handler: a consumer's Fetch is capped at what its
+/// `consumer_byte_rate` allows over the quota's sampled span, `(quota.window.num - 1) ×
+/// quota.window.size.seconds × rate` bytes, as Kafka caps it, so one response is never a step the
+/// quota cannot absorb.
+pub fn limit_request(ctx: &crate::session::RequestContext<'_>, body: &mut sluice_protocol::generated::RequestBody) {
+    let sluice_protocol::generated::RequestBody::Fetch(fetch) = body else {
+        return;
+    };
+    let quotas = &ctx.broker.quotas;
+    if !quotas.any_client_quota() {
+        return;
+    }
+    let Some((rate, _)) = quotas.resolve(QuotaType::Fetch, &ctx.session.principal.name, ctx.client_id()) else {
+        return;
+    };
+    let cfg = quotas.settings().client;
+    let window_bytes = rate * (cfg.samples.saturating_sub(1)) as f64 * (cfg.window_ms as f64 / 1000.0);
+    let cap = window_bytes.clamp(0.0, i32::MAX as f64) as i32;
+    fetch.max_bytes = fetch.max_bytes.min(cap);
+    fetch.min_bytes = fetch.min_bytes.min(fetch.max_bytes);
+}
+
 /// What the connection calls after the handler's ordered part: `output` unchanged when no client
 /// quota is set, else [`apply`]d for this caller.
 pub fn around(
