@@ -296,3 +296,72 @@ async fn connections_past_an_ips_creation_rate_are_closed_after_the_throttle_tim
         panic!("Metadata response")
     };
 }
+
+fn fetch(topic: &str) -> RequestBody {
+    use sluice_protocol::generated::FetchRequest;
+    use sluice_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+    RequestBody::Fetch(FetchRequest {
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_throttled_fetch_is_answered_empty_and_an_old_produce_is_answered_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(dir.path(), |_| {}).await;
+    let mut s = connect(&server).await;
+    let ResponseBody::CreateTopics(r) = call(&mut s, 19, 7, create(&[("f", 1)])).await else {
+        panic!("CreateTopics response")
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+    let ResponseBody::Produce(r) = call(&mut s, 0, 9, produce("f", 20_000)).await else {
+        panic!("Produce response")
+    };
+    assert_eq!(r.throttle_time_ms, 0, "no quota yet");
+    // 20 kB against 1 kB/s over a fresh sensor's 10 s: twice the quota, about 10 s of throttle.
+    set_quota(
+        &server,
+        &[("client-id", Some(CLIENT))],
+        &[("consumer_byte_rate", 1000.0)],
+    )
+    .await;
+    let mut s = connect(&server).await;
+    let ResponseBody::Fetch(r) = call(&mut s, 1, 12, fetch("f")).await else {
+        panic!("Fetch response")
+    };
+    assert!(r.responses.is_empty(), "a throttled fetch carries no data");
+    assert!((9_500..=11_000).contains(&r.throttle_time_ms), "{}", r.throttle_time_ms);
+    let totals = server.broker.quotas.stats.snapshot();
+    assert_eq!(totals.throttled_total[1], 1);
+
+    // Produce v5 predates KIP-219: the broker holds the response back for the throttle time.
+    set_quota(
+        &server,
+        &[("client-id", Some(CLIENT))],
+        &[("producer_byte_rate", 1000.0)],
+    )
+    .await;
+    let mut s = connect(&server).await;
+    let body = produce("f", 10_000);
+    let size = frame_bytes(0, 5, &body) as f64;
+    let expected_ms = ((size / 10.0 - 1000.0) / 1000.0 * 10_000.0).round() as i32;
+    let started = Instant::now();
+    let ResponseBody::Produce(r) = call(&mut s, 0, 5, body).await else {
+        panic!("Produce response")
+    };
+    assert_eq!(r.throttle_time_ms, expected_ms);
+    assert!(started.elapsed() >= Duration::from_millis(expected_ms as u64));
+}
