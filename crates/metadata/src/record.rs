@@ -163,7 +163,8 @@ const TYPE_SCRAM: u8 = 7;
 const TYPE_REMOVE_SCRAM: u8 = 8;
 const TYPE_ACL: u8 = 9;
 const TYPE_REMOVE_ACL: u8 = 10;
-const TYPE_CLIENT_QUOTA: u8 = 11;
+/// Kafka's own number for `ClientQuotaRecord`, so it does not take the next free one others may want.
+const TYPE_CLIENT_QUOTA: u8 = 14;
 /// Most entity parts a quota entity may have (user, client-id, ip).
 const QUOTA_ENTITY_PARTS_MAX: usize = 3;
 /// The only version of each record type written so far.
