@@ -365,3 +365,24 @@ async fn a_throttled_fetch_is_answered_empty_and_an_old_produce_is_answered_late
     assert_eq!(r.throttle_time_ms, expected_ms);
     assert!(started.elapsed() >= Duration::from_millis(expected_ms as u64));
 }
+
+#[tokio::test]
+async fn handler_time_past_request_percentage_throttles_for_at_most_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(dir.path(), |_| {}).await;
+    // A ten-thousandth of a percent of one handler thread: any request's handler time is over it,
+    // and Kafka bounds the request-time throttle at one window (1 s).
+    set_quota(
+        &server,
+        &[("user", None), ("client-id", None)],
+        &[("request_percentage", 0.0001)],
+    )
+    .await;
+    let mut s = connect(&server).await;
+    let ResponseBody::Metadata(r) = call(&mut s, 3, 12, RequestBody::Metadata(MetadataRequest::default())).await else {
+        panic!("Metadata response")
+    };
+    assert_eq!(r.throttle_time_ms, 1000);
+    // The AlterClientQuotas that set the quota was already measured by it too.
+    assert_eq!(server.broker.quotas.stats.snapshot().throttled_total[2], 2);
+}
