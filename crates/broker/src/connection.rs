@@ -118,6 +118,8 @@ where
     let (tx, rx) = mpsc::channel::<PendingResponse>(in_flight_max);
     let idle = Duration::from_millis(broker.settings.connections_max_idle_ms);
     let mut writer_task = tokio::spawn(write_responses(writer, rx, in_flight_max, idle));
+    // Quota throttling mutes the connection: no request is handled until the gate opens.
+    let gate = Arc::new(crate::quotas::throttle::Gate::default());
 
     let result: Result<(), ConnectionError> = async {
         loop {
@@ -143,8 +145,12 @@ where
                 size,
                 ms: deadline.as_millis() as u64,
             })??;
+            tokio::select! {
+                _ = gate.wait() => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
             let (pending, close) = match auth.intercept(&broker, &mut session, &frame) {
-                Intercept::Pass => (handle_frame(&broker, &session, frame)?, None),
+                Intercept::Pass => (handle_frame(&broker, &session, &gate, frame)?, None),
                 Intercept::Reply {
                     body,
                     version,
@@ -282,6 +288,7 @@ fn raw_frame(token: Bytes) -> GatheredFrame {
 fn handle_frame(
     broker: &Arc<Broker>,
     session: &Arc<Session>,
+    gate: &Arc<crate::quotas::throttle::Gate>,
     frame: Bytes,
 ) -> Result<Option<PendingResponse>, ConnectionError> {
     let mut rest = frame.clone();
@@ -318,7 +325,7 @@ fn handle_frame(
             api.name
         )));
     }
-    let body = RequestBody::decode(api.key, version, &mut rest).map_err(|e| {
+    let mut body = RequestBody::decode(api.key, version, &mut rest).map_err(|e| {
         debug!(frame = ?&frame[..frame.len().min(FRAME_DUMP_BYTES_MAX)], "undecodable request");
         ConnectionError::Malformed(format!("{} v{version}: {e}", api.name))
     })?;
@@ -333,7 +340,10 @@ fn handle_frame(
         session,
         header: &header,
     };
+    crate::quotas::throttle::limit_request(&ctx, &mut body);
+    let started = std::time::Instant::now();
     let output = handlers::dispatch(&ctx, body);
+    let output = crate::quotas::throttle::around(&ctx, gate, output, frame.len(), started.elapsed());
     let encode = move |body: ResponseBody| encode(correlation_id, &body, version);
     Ok(match output {
         Output::NoResponse => None,

@@ -154,6 +154,8 @@ pub struct Broker {
     dynamic: RwLock<DynamicState>,
     /// The group coordinator and its runtime.
     pub groups: Arc<Groups>,
+    /// Client quotas: the index over the image's quotas, the sensors and throttle totals.
+    pub quotas: crate::quotas::Quotas,
 }
 
 /// The dynamic broker configs in force.
@@ -223,6 +225,10 @@ impl Broker {
             settings.offsets_retention_check_interval_ms,
         ));
         let acls = crate::acls::Acls::new(settings.authorizer.clone(), metadata.image());
+        let quotas = crate::quotas::Quotas::new(
+            crate::quotas::QuotaSettings::from_config(&settings.config),
+            metadata.image(),
+        );
         let broker = Arc::new(Broker {
             acls,
             request_bytes_budget: Arc::new(Semaphore::new(budget)),
@@ -235,6 +241,7 @@ impl Broker {
             metadata: Mutex::new(metadata),
             dynamic: RwLock::new(dynamic),
             groups,
+            quotas,
         });
         // Committed offsets and groups come back before the first request is served. A failure
         // leaves the coordinator unloaded: group requests then get COORDINATOR_NOT_AVAILABLE and

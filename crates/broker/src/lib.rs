@@ -22,6 +22,7 @@ pub mod legacy;
 pub mod logs;
 pub mod maintenance;
 pub mod producers;
+pub mod quotas;
 pub mod server;
 pub mod session;
 pub mod topics;

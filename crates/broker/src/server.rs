@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// A running broker's listeners.
 pub struct Server {
@@ -214,6 +214,21 @@ impl Server {
                             _ = tokio::time::sleep(wait) => {}
                             _ = stop.changed() => break,
                         }
+                    }
+                    // An IP over its connection_creation_rate quota: closed after the throttle
+                    // time, as Kafka's acceptor does with a throttled connection.
+                    let throttle_ms = broker.quotas.record_connection(peer.ip(), crate::quotas::now_ms());
+                    if throttle_ms > 0 {
+                        debug!(%peer, throttle_ms, "connection_creation_rate exceeded; closing after the throttle time");
+                        let mut stop = stop.clone();
+                        open.spawn(async move {
+                            tokio::select! {
+                                _ = tokio::time::sleep(std::time::Duration::from_millis(throttle_ms as u64)) => {}
+                                _ = stop.changed() => {}
+                            }
+                            drop(stream);
+                        });
+                        continue;
                     }
                     let Ok(slot) = connections.clone().try_acquire_owned() else {
                         warn!(%peer, "max.connections reached; refusing connection");

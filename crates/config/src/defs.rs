@@ -266,6 +266,34 @@ pub(crate) const BROKER_KEYS: &[KeyDef] = &[
         "The maximum connection creation rate we allow in the broker at any time."
     ),
     k!(
+        "quota.window.num",
+        Int,
+        Some("11"),
+        Range(1, I32_MAX),
+        "The number of samples to retain in memory for client quotas"
+    ),
+    k!(
+        "quota.window.size.seconds",
+        Int,
+        Some("1"),
+        Range(1, I32_MAX),
+        "The time span of each sample for client quotas"
+    ),
+    k!(
+        "controller.quota.window.num",
+        Int,
+        Some("11"),
+        Range(1, I32_MAX),
+        "The number of samples to retain in memory for alter topics and partitions mutation quotas"
+    ),
+    k!(
+        "controller.quota.window.size.seconds",
+        Int,
+        Some("1"),
+        Range(1, I32_MAX),
+        "The time span of each sample for alter topics and partitions mutation quotas"
+    ),
+    k!(
         "connections.max.idle.ms",
         Long,
         Some("600000"),

@@ -1,6 +1,6 @@
 //! The in-memory image: what the metadata log says, after applying every record in order.
 
-use crate::record::{AclEntry, ConfigResource, MetadataRecord, ScramCredentialEntry};
+use crate::record::{AclEntry, ConfigResource, MetadataRecord, QuotaEntity, QuotaValue, ScramCredentialEntry};
 use sluice_protocol::Uuid;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,6 +60,8 @@ pub struct MetadataImage {
     pub scram: BTreeMap<String, BTreeMap<i8, ScramCredentialEntry>>,
     /// Every ACL, ordered (so a rebuilt authorizer sees them in one order on every broker).
     pub acls: BTreeSet<AclEntry>,
+    /// Client quotas by entity, then quota key; an entity without quotas is not kept.
+    pub client_quotas: BTreeMap<QuotaEntity, BTreeMap<String, QuotaValue>>,
 }
 
 /// A record that does not fit the image it is applied to: the log is inconsistent.
@@ -201,6 +203,7 @@ impl MetadataImage {
             MetadataRecord::RemoveAcl(a) => {
                 self.acls.remove(a);
             }
+            MetadataRecord::ClientQuota { entity, key, value } => self.apply_quota(entity, key, *value),
             MetadataRecord::ProducerIds { next_producer_id } => {
                 if *next_producer_id < self.next_producer_id {
                     return Err(ApplyError::ProducerIdsBackwards {
@@ -215,6 +218,27 @@ impl MetadataImage {
         Ok(())
     }
 
+    /// Sets or removes one client quota; an entity left with none is dropped, as Kafka's replay
+    /// of `ClientQuotaRecord` does.
+    fn apply_quota(&mut self, entity: &QuotaEntity, key: &str, value: Option<QuotaValue>) {
+        match value {
+            Some(v) => {
+                self.client_quotas
+                    .entry(entity.clone())
+                    .or_default()
+                    .insert(key.to_owned(), v);
+            }
+            None => {
+                if let Some(quotas) = self.client_quotas.get_mut(entity) {
+                    quotas.remove(key);
+                    if quotas.is_empty() {
+                        self.client_quotas.remove(entity);
+                    }
+                }
+            }
+        }
+    }
+
     /// A topic by name.
     pub fn topic(&self, name: &str) -> Option<&TopicImage> {
         self.topic_ids.get(name).and_then(|id| self.topics.get(id))
@@ -223,5 +247,47 @@ impl MetadataImage {
     /// A topic's config overrides.
     pub fn topic_configs(&self, name: &str) -> Option<&BTreeMap<String, String>> {
         self.configs.get(&(ConfigResource::Topic, name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(entity: &[(&str, Option<&str>)], key: &str, value: Option<f64>) -> MetadataRecord {
+        MetadataRecord::ClientQuota {
+            entity: entity
+                .iter()
+                .map(|(t, n)| (t.to_string(), n.map(str::to_owned)))
+                .collect(),
+            key: key.into(),
+            value: value.map(QuotaValue),
+        }
+    }
+
+    #[test]
+    fn quotas_are_set_replaced_and_removed_and_empty_entities_dropped() {
+        let mut image = MetadataImage::empty();
+        let alice = [("user", Some("alice"))];
+        image
+            .apply(0, &quota(&alice, "producer_byte_rate", Some(100.0)))
+            .unwrap();
+        image
+            .apply(1, &quota(&alice, "consumer_byte_rate", Some(200.0)))
+            .unwrap();
+        image
+            .apply(2, &quota(&alice, "producer_byte_rate", Some(300.0)))
+            .unwrap();
+        let entity: QuotaEntity = [("user".to_string(), Some("alice".to_string()))].into_iter().collect();
+        assert_eq!(image.client_quotas[&entity]["producer_byte_rate"], QuotaValue(300.0));
+        image.apply(3, &quota(&alice, "producer_byte_rate", None)).unwrap();
+        assert_eq!(image.client_quotas[&entity].len(), 1);
+        image.apply(4, &quota(&alice, "consumer_byte_rate", None)).unwrap();
+        assert!(image.client_quotas.is_empty());
+        // Removing what is not there changes nothing.
+        image
+            .apply(5, &quota(&[("ip", None)], "connection_creation_rate", None))
+            .unwrap();
+        assert!(image.client_quotas.is_empty());
     }
 }

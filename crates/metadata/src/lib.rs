@@ -21,7 +21,9 @@ pub mod record;
 
 pub use image::{ApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use log::{Entry, LogError, MetadataLog};
-pub use record::{AclEntry, ConfigResource, MetadataRecord, RecordError, ScramCredentialEntry};
+pub use record::{
+    AclEntry, ConfigResource, MetadataRecord, QuotaEntity, QuotaValue, RecordError, ScramCredentialEntry,
+};
 
 use std::path::Path;
 

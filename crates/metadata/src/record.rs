@@ -92,7 +92,33 @@ pub enum MetadataRecord {
     Acl(AclEntry),
     /// An ACL was removed (the entry equal to this one).
     RemoveAcl(AclEntry),
+    /// A client quota was set (`Some`) or removed (`None`) for one entity (Kafka's
+    /// `ClientQuotaRecord`).
+    ClientQuota {
+        /// The entity: entity type (`user`, `client-id`, `ip`) to name, `None` for the default.
+        entity: QuotaEntity,
+        /// The quota key (`producer_byte_rate`, ...).
+        key: String,
+        /// The new value; `None` removes it.
+        value: Option<QuotaValue>,
+    },
 }
+
+/// A client quota entity: entity type to name (`None` is the type's default), as Kafka's
+/// `ClientQuotaEntity`. Ordered so images and describe answers come out in one order.
+pub type QuotaEntity = std::collections::BTreeMap<String, Option<String>>;
+
+/// A quota value. Kafka keeps quotas as doubles; compared by bits so records stay `Eq`.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaValue(pub f64);
+
+impl PartialEq for QuotaValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for QuotaValue {}
 
 /// A SCRAM credential as the broker keeps it: never the password, only what RFC 5802 needs to
 /// check a proof (Kafka's `UserScramCredentialRecord`).
@@ -141,6 +167,10 @@ const TYPE_SCRAM: u8 = 7;
 const TYPE_REMOVE_SCRAM: u8 = 8;
 const TYPE_ACL: u8 = 9;
 const TYPE_REMOVE_ACL: u8 = 10;
+/// Kafka's own number for `ClientQuotaRecord`, so it does not take the next free one others may want.
+const TYPE_CLIENT_QUOTA: u8 = 14;
+/// Most entity parts a quota entity may have (user, client-id, ip).
+const QUOTA_ENTITY_PARTS_MAX: usize = 3;
 /// The only version of each record type written so far.
 const VERSION_0: u8 = 0;
 
@@ -200,6 +230,49 @@ fn get_acl(b: &mut Bytes) -> Result<AclEntry, DecodeError> {
         operation: c::get_i8(b)?,
         permission: c::get_i8(b)?,
     })
+}
+
+fn put_quota(
+    buf: &mut BytesMut,
+    entity: &QuotaEntity,
+    key: &str,
+    value: Option<QuotaValue>,
+) -> Result<(), RecordError> {
+    c::put_array_len(buf, Some(entity.len()), false, "entity").map_err(|e| RecordError::TooLong(e.to_string()))?;
+    for (entity_type, name) in entity {
+        put_str(buf, entity_type)?;
+        put_opt_str(buf, name.as_deref())?;
+    }
+    put_str(buf, key)?;
+    match value {
+        Some(v) => {
+            buf.put_u8(1);
+            buf.put_f64(v.0);
+        }
+        None => buf.put_u8(0),
+    }
+    Ok(())
+}
+
+fn get_quota(b: &mut Bytes) -> Result<MetadataRecord, RecordError> {
+    let n = c::get_array_len_required(b, false, 3, "entity")?;
+    if n > QUOTA_ENTITY_PARTS_MAX {
+        return Err(RecordError::Malformed(DecodeError::ArrayTooLong {
+            count: n as i64,
+            remaining: b.len(),
+        }));
+    }
+    let mut entity = QuotaEntity::new();
+    for _ in 0..n {
+        let entity_type = c::get_string(b, false, "entity_type")?;
+        entity.insert(entity_type, c::get_nullable_string(b, false)?);
+    }
+    let key = c::get_string(b, false, "key")?;
+    let value = match c::get_i8(b)? {
+        0 => None,
+        _ => Some(QuotaValue(f64::from_bits(c::get_i64(b)? as u64))),
+    };
+    Ok(MetadataRecord::ClientQuota { entity, key, value })
 }
 
 fn get_ids(buf: &mut Bytes) -> Result<Vec<i32>, DecodeError> {
@@ -303,6 +376,10 @@ impl MetadataRecord {
                 buf.put_slice(&[TYPE_REMOVE_ACL, VERSION_0]);
                 put_acl(buf, a)?;
             }
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                buf.put_slice(&[TYPE_CLIENT_QUOTA, VERSION_0]);
+                put_quota(buf, entity, key, *value)?;
+            }
         }
         Ok(())
     }
@@ -323,6 +400,7 @@ impl MetadataRecord {
                 | TYPE_REMOVE_SCRAM
                 | TYPE_ACL
                 | TYPE_REMOVE_ACL
+                | TYPE_CLIENT_QUOTA
         );
         if !known {
             return Err(RecordError::UnknownType(record_type));
@@ -396,6 +474,7 @@ impl MetadataRecord {
             },
             TYPE_ACL => MetadataRecord::Acl(get_acl(b)?),
             TYPE_REMOVE_ACL => MetadataRecord::RemoveAcl(get_acl(b)?),
+            TYPE_CLIENT_QUOTA => get_quota(b)?,
             _ => MetadataRecord::ProducerIds {
                 next_producer_id: c::get_i64(b)?,
             },
@@ -493,6 +572,21 @@ mod tests {
                 operation: 2,
                 permission: 2,
             }),
+            MetadataRecord::ClientQuota {
+                entity: [
+                    ("user".to_string(), Some("alice".to_string())),
+                    ("client-id".into(), None),
+                ]
+                .into_iter()
+                .collect(),
+                key: "producer_byte_rate".into(),
+                value: Some(QuotaValue(1024.5)),
+            },
+            MetadataRecord::ClientQuota {
+                entity: [("ip".to_string(), None)].into_iter().collect(),
+                key: "connection_creation_rate".into(),
+                value: None,
+            },
         ]
     }
 

@@ -20,7 +20,14 @@ pub fn handle(ctx: &RequestContext<'_>, req: CreatePartitionsRequest) -> Output 
         .iter()
         .cloned()
         .partition(|t| ctx.authorize(AclOperation::Alter, ResourceType::Topic, &t.name));
-    let mut response = answer(ctx.broker, &CreatePartitionsRequest { topics: allowed, ..req });
+    // controller_mutation_rate: strict from v3, which can carry THROTTLING_QUOTA_EXCEEDED.
+    let mut quota = crate::quotas::mutation::MutationQuota::new(ctx, 3);
+    let mut response = answer(
+        ctx.broker,
+        &mut quota,
+        &CreatePartitionsRequest { topics: allowed, ..req },
+    );
+    response.throttle_time_ms = quota.throttle_time_ms();
     response
         .results
         .extend(denied.into_iter().map(|t| CreatePartitionsTopicResult {
@@ -32,7 +39,11 @@ pub fn handle(ctx: &RequestContext<'_>, req: CreatePartitionsRequest) -> Output 
     Output::respond(response)
 }
 
-fn answer(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsResponse {
+fn answer(
+    broker: &Broker,
+    quota: &mut crate::quotas::mutation::MutationQuota,
+    req: &CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
     let node_id = broker.settings.node_id;
     let results = req
         .topics
@@ -89,6 +100,7 @@ fn answer(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsRes
                 if req.validate_only {
                     return Ok(());
                 }
+                quota.admit()?;
                 let topic_id = topic.topic_id;
                 let records: Vec<MetadataRecord> = (current..t.count)
                     .map(|partition| MetadataRecord::Partition {
@@ -104,6 +116,7 @@ fn answer(broker: &Broker, req: &CreatePartitionsRequest) -> CreatePartitionsRes
                 store
                     .commit(&records)
                     .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+                quota.record(added as i64);
                 Ok(())
             })();
             match outcome {

@@ -2,6 +2,7 @@
 
 use super::Output;
 use crate::context::Broker;
+use crate::quotas::mutation::MutationQuota;
 use crate::session::RequestContext;
 use crate::topics::{self, NewTopic};
 use sluice_protocol::ErrorCode;
@@ -21,7 +22,10 @@ pub fn handle(ctx: &RequestContext<'_>, req: CreateTopicsRequest) -> Output {
         .iter()
         .cloned()
         .partition(|t| cluster || ctx.authorize(AclOperation::Create, ResourceType::Topic, &t.name));
-    let mut response = answer(ctx.broker, &CreateTopicsRequest { topics: allowed, ..req });
+    // controller_mutation_rate: strict from v6, which can carry THROTTLING_QUOTA_EXCEEDED.
+    let mut quota = MutationQuota::new(ctx, 6);
+    let mut response = answer(ctx.broker, &mut quota, &CreateTopicsRequest { topics: allowed, ..req });
+    response.throttle_time_ms = quota.throttle_time_ms();
     response.topics.extend(denied.into_iter().map(|t| CreatableTopicResult {
         name: t.name,
         error_code: ErrorCode::TopicAuthorizationFailed.code(),
@@ -33,7 +37,7 @@ pub fn handle(ctx: &RequestContext<'_>, req: CreateTopicsRequest) -> Output {
     Output::respond(response)
 }
 
-fn answer(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {
+fn answer(broker: &Broker, quota: &mut MutationQuota, req: &CreateTopicsRequest) -> CreateTopicsResponse {
     // A name given twice is refused for every occurrence, as Kafka does.
     let mut seen = HashSet::new();
     let duplicates: HashSet<&str> = req
@@ -69,8 +73,14 @@ fn answer(broker: &Broker, req: &CreateTopicsRequest) -> CreateTopicsResponse {
                     .collect(),
                 configs: t.configs.iter().map(|c| (c.name.clone(), c.value.clone())).collect(),
             };
-            match topics::create(broker, &new, req.validate_only) {
+            match quota
+                .admit()
+                .and_then(|()| topics::create(broker, &new, req.validate_only))
+            {
                 Ok(created) => {
+                    if !req.validate_only {
+                        quota.record(i64::from(created.num_partitions));
+                    }
                     result.topic_id = created.topic_id;
                     result.num_partitions = created.num_partitions;
                     result.replication_factor = created.replication_factor;

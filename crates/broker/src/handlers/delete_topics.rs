@@ -35,7 +35,10 @@ pub fn handle(ctx: &RequestContext<'_>, req: DeleteTopicsRequest) -> Output {
         }
         ok
     });
-    let mut response = answer(ctx.broker, ctx.header, &req);
+    // controller_mutation_rate: strict from v5, which can carry THROTTLING_QUOTA_EXCEEDED.
+    let mut quota = crate::quotas::mutation::MutationQuota::new(ctx, 5);
+    let mut response = answer(ctx.broker, ctx.header, &mut quota, &req);
+    response.throttle_time_ms = quota.throttle_time_ms();
     response
         .responses
         .extend(denied.into_iter().map(|(name, topic_id)| DeletableTopicResult {
@@ -48,7 +51,12 @@ pub fn handle(ctx: &RequestContext<'_>, req: DeleteTopicsRequest) -> Output {
     Output::respond(response)
 }
 
-fn answer(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) -> DeleteTopicsResponse {
+fn answer(
+    broker: &Broker,
+    header: &RequestHeader,
+    quota: &mut crate::quotas::mutation::MutationQuota,
+    req: &DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     // v0-5 name topics in TopicNames; v6 in Topics, by name or by id.
     let wanted: Vec<(Option<String>, Uuid)> = if header.request_api_version < 6 {
         req.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()
@@ -62,8 +70,11 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) ->
                 let store = broker.metadata();
                 let image = store.image();
                 match &name {
-                    Some(n) => image.topic(n).map(|t| (t.name.clone(), t.topic_id)),
-                    None => image.topics.get(&topic_id).map(|t| (t.name.clone(), t.topic_id)),
+                    Some(n) => image.topic(n).map(|t| (t.name.clone(), t.topic_id, t.partitions.len())),
+                    None => image
+                        .topics
+                        .get(&topic_id)
+                        .map(|t| (t.name.clone(), t.topic_id, t.partitions.len())),
                 }
             };
             let mut result = DeletableTopicResult {
@@ -80,10 +91,14 @@ fn answer(broker: &Broker, header: &RequestHeader, req: &DeleteTopicsRequest) ->
                     ErrorCode::UnknownTopicId,
                     "This server does not host this topic ID.".to_owned(),
                 )),
-                Some((resolved_name, id)) => {
+                Some((resolved_name, id, partitions)) => {
                     result.name = Some(resolved_name);
                     result.topic_id = id;
-                    topics::delete(broker, id)
+                    quota.admit().and_then(|()| {
+                        topics::delete(broker, id)?;
+                        quota.record(partitions as i64);
+                        Ok(())
+                    })
                 }
             };
             if let Err((code, message)) = outcome {

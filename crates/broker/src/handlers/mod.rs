@@ -4,6 +4,7 @@
 //! exactly it, and the connection refuses anything outside it. Each entry's range lies within
 //! what the protocol crate's codec reads and writes.
 
+pub mod alter_client_quotas;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod config_resources;
@@ -18,6 +19,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
@@ -127,6 +129,8 @@ pub const SERVED: &[ServedApi] = &[
         partition_reassignments::LIST_VERSIONS,
     ),
     served(offset_delete::API_KEY, offset_delete::VERSIONS),
+    served(describe_client_quotas::API_KEY, describe_client_quotas::VERSIONS),
+    served(alter_client_quotas::API_KEY, alter_client_quotas::VERSIONS),
     served(
         describe_user_scram_credentials::API_KEY,
         describe_user_scram_credentials::VERSIONS,
@@ -219,6 +223,8 @@ pub fn dispatch(ctx: &RequestContext<'_>, body: RequestBody) -> Output {
         RequestBody::DescribeQuorum(req) => describe_quorum::handle(ctx, req),
         RequestBody::DescribeProducers(req) => describe_producers::handle(ctx, req),
         RequestBody::ListConfigResources(req) => config_resources::handle_list(ctx, req),
+        RequestBody::DescribeClientQuotas(req) => describe_client_quotas::handle(ctx, req),
+        RequestBody::AlterClientQuotas(req) => alter_client_quotas::handle(ctx, req),
         // The connection only dispatches what `serves` accepts, so this is unreachable from the
         // wire; answer defensively by closing nothing and sending nothing.
         _ => Output::NoResponse,
