@@ -104,6 +104,9 @@ step "older clients: the pre-2.1 protocol versions (kcat fallback 0.9/0.10, sara
 # api.version.request=false, kafka-python pinned to old api_versions in its own venv.
 suite compat-legacy bash scripts/compat-legacy.sh
 
+step "quotas: kafka-configs sets them, confluent-kafka is held to its byte rates"
+suite compat-quotas bash scripts/compat/quotas.sh
+
 step "Kafka's own CLI tools against Apache Kafka and Sluice, side by side"
 # kafka-tools and kafka_2.13 4.x from Maven Central run in one JVM per broker
 # (scripts/compat/kafka_tools/ToolRunner.java, compiled with javac): an operator's session of
